@@ -1,0 +1,94 @@
+//! The command-line definition (clap derive), and nothing else.
+//!
+//! Every flag's `///` doc is its help text. Turning these raw values into a validated
+//! [`crate::config::Config`] is `config.rs`'s job; no other module sees clap types.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::Parser;
+
+/// Run a command once per input item, many at a time.
+///
+/// Items come from standard input (one per line), from `::: ITEM...` lists, from `:::: FILE...`
+/// or from `-a FILE`. Each job's output is printed whole when it finishes, never mixed with
+/// another job's.
+#[derive(Debug, Parser)]
+#[command(
+    name = "pmap",
+    version,
+    about,
+    override_usage = "pmap [OPTIONS] [--] [COMMAND [ARG]...] [::: ITEM... | :::: FILE...]...",
+    after_help = "Replacement strings: {} {.} {/} {//} {/.} {#} {%} {N} {N.} {N/} {N//} {N/.}",
+    after_long_help = AFTER_LONG_HELP
+)]
+pub struct Cli {
+    /// Run at most N jobs at once: N, N% of the CPUs, +N or -N relative to the CPUs, or 0 for
+    /// as many as the input allows [default: number of CPUs]
+    #[arg(short = 'j', long = "jobs", value_name = "N")]
+    pub jobs: Option<String>,
+
+    /// Input items end with NUL instead of newline
+    #[arg(short = '0', long = "null", conflicts_with = "delimiter")]
+    pub null: bool,
+
+    /// Input items end with DELIM (one byte; `\n`, `\t`, `\0` and `\\` escapes accepted)
+    #[arg(short = 'd', long = "delimiter", value_name = "DELIM")]
+    pub delimiter: Option<OsString>,
+
+    /// Read items from FILE (repeatable; each file is one input source)
+    #[arg(short = 'a', long = "arg-file", value_name = "FILE")]
+    pub arg_file: Vec<PathBuf>,
+
+    /// Combine several input sources pairwise instead of as a cartesian product; shorter
+    /// sources wrap around
+    #[arg(long = "link")]
+    pub link: bool,
+
+    /// Split each item into columns {1}, {2}, ... at matches of REGEX
+    #[arg(long = "colsep", value_name = "REGEX")]
+    pub colsep: Option<String>,
+
+    /// Give each job up to N items
+    #[arg(short = 'n', long = "max-args", value_name = "N")]
+    pub max_args: Option<usize>,
+
+    /// Use STR instead of {} as the replacement string for the items
+    #[arg(short = 'I', value_name = "STR")]
+    pub replace: Option<String>,
+
+    /// Always run the command through the shell ($PMAP_SHELL or /bin/sh)
+    #[arg(long = "shell")]
+    pub shell: bool,
+
+    /// Print each command as it would run, in input order, and run nothing
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
+
+    /// Print output in input order, whatever order the jobs finish in
+    #[arg(short = 'k', long = "keep-order")]
+    pub keep_order: bool,
+
+    /// The command, its arguments, and any `:::`/`::::` input sources
+    #[arg(value_name = "COMMAND", trailing_var_arg = true)]
+    pub command: Vec<OsString>,
+}
+
+const AFTER_LONG_HELP: &str = "\
+Replacement strings:
+  {}      the item (all of the job's values)     {#}   the job number, from 1
+  {.}     without its last extension             {%}   the slot number, 1..jobs
+  {/}     basename                               {N}   column or input source N
+  {//}    dirname                                {N.} {N/} {N//} {N/.}  the same, of N
+  {/.}    basename without extension
+  Without any replacement string, the values are appended as extra arguments.
+
+Examples:
+  cat urls.txt | pmap -j8 curl -sO
+  find . -name '*.png' | pmap 'convert {} {.}.webp'
+  pmap -k echo ::: a b ::: 1 2
+  pmap --colsep , 'echo {2} {1}' :::: pairs.csv
+
+Exit status:
+  0 all jobs succeeded; 1-100 the number of failed jobs; 101 more than 100 failed;
+  255 pmap itself could not run (bad usage, unreadable input).";

@@ -1,0 +1,242 @@
+//! Turns parsed flags into a validated [`Config`]. Bad usage fails here, before any job
+//! starts; everything after this stage takes `&Config`, never clap types.
+
+use std::ffi::OsString;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, anyhow, bail};
+use regex::bytes::Regex;
+
+use crate::cli::Cli;
+use crate::input::{InputConfig, SourceSpec};
+use crate::template::Template;
+
+/// Everything a run needs, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// At most this many jobs at once (always at least 1).
+    pub jobs: usize,
+    pub input: InputConfig,
+    pub template: Template,
+    /// The shell for shell-mode commands: `$PMAP_SHELL` or `/bin/sh`.
+    pub shell: OsString,
+    pub keep_order: bool,
+    pub dry_run: bool,
+}
+
+impl Config {
+    /// Validates the parsed command line.
+    pub fn from_cli(cli: Cli) -> Result<Self> {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let jobs = match &cli.jobs {
+            None => cpus,
+            Some(spec) => parse_jobs(spec, cpus, max_jobs_for_zero())?,
+        };
+
+        let delimiter = match (&cli.delimiter, cli.null) {
+            (Some(d), _) => parse_delimiter(d.as_bytes())?,
+            (None, true) => 0,
+            (None, false) => b'\n',
+        };
+
+        let (command, mut sources) = split_command(cli.command);
+        let mut all_sources: Vec<SourceSpec> = cli.arg_file.into_iter().map(file_source).collect();
+        all_sources.append(&mut sources);
+        if all_sources.is_empty() {
+            all_sources.push(SourceSpec::Stdin);
+        }
+        if all_sources
+            .iter()
+            .filter(|s| **s == SourceSpec::Stdin)
+            .count()
+            > 1
+        {
+            bail!("standard input ('-') can be only one input source");
+        }
+
+        let colsep = cli
+            .colsep
+            .as_deref()
+            .map(|re| Regex::new(re).with_context(|| format!("invalid --colsep regex '{re}'")))
+            .transpose()?;
+
+        let max_args = match cli.max_args {
+            Some(0) => bail!("-n/--max-args must be at least 1"),
+            Some(n) => n,
+            None => 1,
+        };
+
+        let template = Template::parse(
+            &command,
+            cli.replace.as_deref().map(str::as_bytes),
+            cli.shell,
+        )?;
+        // Without --colsep, a job has a known number of values; {N} beyond it is a mistake.
+        if colsep.is_none() {
+            let available = all_sources.len() * max_args;
+            if template.max_index() > available {
+                bail!(
+                    "{{{}}} refers to value {} but each job has at most {} \
+                     (one per input source{}); use --colsep to split items into columns",
+                    template.max_index(),
+                    template.max_index(),
+                    available,
+                    if max_args > 1 { ", times -n" } else { "" }
+                );
+            }
+        }
+
+        let shell = std::env::var_os("PMAP_SHELL")
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| OsString::from("/bin/sh"));
+
+        Ok(Config {
+            jobs,
+            input: InputConfig {
+                sources: all_sources,
+                delimiter,
+                link: cli.link,
+                colsep,
+                max_args,
+            },
+            template,
+            shell,
+            keep_order: cli.keep_order,
+            dry_run: cli.dry_run,
+        })
+    }
+}
+
+fn file_source(path: PathBuf) -> SourceSpec {
+    if path.as_os_str() == "-" {
+        SourceSpec::Stdin
+    } else {
+        SourceSpec::File(path)
+    }
+}
+
+/// Splits the trailing words into the command and its `:::`/`::::` input sources.
+fn split_command(words: Vec<OsString>) -> (Vec<OsString>, Vec<SourceSpec>) {
+    enum Mode {
+        Command,
+        Items,
+        Files,
+    }
+    let mut mode = Mode::Command;
+    let mut command = Vec::new();
+    let mut sources: Vec<SourceSpec> = Vec::new();
+    for word in words {
+        match word.as_bytes() {
+            b":::" => {
+                sources.push(SourceSpec::Inline(Vec::new()));
+                mode = Mode::Items;
+            }
+            b"::::" => mode = Mode::Files,
+            _ => match mode {
+                Mode::Command => command.push(word),
+                Mode::Items => {
+                    if let Some(SourceSpec::Inline(items)) = sources.last_mut() {
+                        items.push(word.into_vec());
+                    }
+                }
+                Mode::Files => sources.push(file_source(PathBuf::from(word))),
+            },
+        }
+    }
+    (command, sources)
+}
+
+/// Parses `-j`: `N`, `N%`, `+N`, `-N`, or `0` (as many as the input allows, bounded by
+/// what the process may open).
+pub fn parse_jobs(spec: &str, cpus: usize, zero_limit: usize) -> Result<usize> {
+    let bad = || {
+        anyhow!("invalid -j/--jobs value '{spec}': expected N, N%, +N, -N or 0 (e.g. -j4, -j50%)")
+    };
+    let number = |s: &str| s.parse::<usize>().map_err(|_| bad());
+    let jobs = if let Some(pct) = spec.strip_suffix('%') {
+        (cpus * number(pct)? / 100).max(1)
+    } else if let Some(n) = spec.strip_prefix('+') {
+        cpus + number(n)?
+    } else if let Some(n) = spec.strip_prefix('-') {
+        cpus.saturating_sub(number(n)?).max(1)
+    } else {
+        match number(spec)? {
+            0 => zero_limit,
+            n => n,
+        }
+    };
+    Ok(jobs)
+}
+
+/// `-j 0`: each running job holds two pipes, so the open-file limit bounds concurrency.
+fn max_jobs_for_zero() -> usize {
+    let soft = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .map(|(soft, _)| soft)
+        .unwrap_or(1024);
+    let by_files = (soft.min(1 << 20) as usize).saturating_sub(32) / 4;
+    by_files.clamp(1, 4096)
+}
+
+/// Parses `-d`: one byte, or one of the escapes `\n`, `\t`, `\0`, `\\`.
+pub fn parse_delimiter(d: &[u8]) -> Result<u8> {
+    match d {
+        [b] => Ok(*b),
+        b"\\n" => Ok(b'\n'),
+        b"\\t" => Ok(b'\t'),
+        b"\\0" => Ok(0),
+        b"\\\\" => Ok(b'\\'),
+        _ => bail!(
+            "invalid -d/--delimiter '{}': expected one byte or one of \\n \\t \\0 \\\\",
+            String::from_utf8_lossy(d)
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jobs_accepts_every_documented_form() {
+        assert_eq!(parse_jobs("3", 2, 100).unwrap(), 3);
+        assert_eq!(parse_jobs("50%", 4, 100).unwrap(), 2);
+        assert_eq!(parse_jobs("10%", 2, 100).unwrap(), 1);
+        assert_eq!(parse_jobs("+2", 2, 100).unwrap(), 4);
+        assert_eq!(parse_jobs("-1", 2, 100).unwrap(), 1);
+        assert_eq!(parse_jobs("-5", 2, 100).unwrap(), 1);
+        assert_eq!(parse_jobs("0", 2, 100).unwrap(), 100);
+        for bad in ["", "x", "1.5", "%", "+", "-x", "2x"] {
+            assert!(parse_jobs(bad, 2, 100).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn delimiter_escapes() {
+        assert_eq!(parse_delimiter(b",").unwrap(), b',');
+        assert_eq!(parse_delimiter(b"\\t").unwrap(), b'\t');
+        assert_eq!(parse_delimiter(b"\\0").unwrap(), 0);
+        assert_eq!(parse_delimiter(b"\\\\").unwrap(), b'\\');
+        assert!(parse_delimiter(b"ab").is_err());
+        assert!(parse_delimiter(b"").is_err());
+    }
+
+    #[test]
+    fn command_words_and_sources_split_at_markers() {
+        let words: Vec<OsString> = ["echo", "{}", ":::", "a", "b", "::::", "f", "-", ":::"]
+            .iter()
+            .map(OsString::from)
+            .collect();
+        let (cmd, sources) = split_command(words);
+        assert_eq!(cmd, ["echo", "{}"]);
+        assert_eq!(
+            sources,
+            [
+                SourceSpec::Inline(vec![b"a".to_vec(), b"b".to_vec()]),
+                SourceSpec::File("f".into()),
+                SourceSpec::Stdin,
+                SourceSpec::Inline(vec![]),
+            ]
+        );
+    }
+}

@@ -1,0 +1,91 @@
+//! pmap: a parallel job runner in the family of `xargs -P` and GNU parallel.
+//!
+//! One pipeline, one module per stage, data flowing one way:
+//! [`cli`] → [`config`] → [`input`] → [`pool`] → [`event`] → [`collect`].
+
+pub mod cli;
+pub mod collect;
+pub mod config;
+pub mod event;
+pub mod exit;
+pub mod input;
+pub mod pool;
+pub mod template;
+
+use std::ffi::OsString;
+use std::sync::Arc;
+
+use clap::Parser;
+use clap::error::ErrorKind;
+
+use cli::Cli;
+use config::Config;
+use exit::Outcome;
+use pool::Control;
+use pool::thread::ThreadPool;
+
+/// Runs pmap with these command-line arguments (the first is the program name).
+pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> Outcome {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
+    let config = match Config::from_cli(cli) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("pmap: {e:#}");
+            return Outcome::Error;
+        }
+    };
+    run(config)
+}
+
+/// Runs a validated configuration to completion.
+pub fn run(config: Config) -> Outcome {
+    let jobs = match input::open(&config.input) {
+        Ok(jobs) => jobs,
+        Err(e) => {
+            eprintln!("pmap: {e:#}");
+            return Outcome::Error;
+        }
+    };
+    if config.dry_run {
+        return collect::dry_run::print(jobs, &config);
+    }
+    let config = Arc::new(config);
+    let control = Arc::new(Control::new(config.jobs));
+    let (events_tx, events_rx) = crossbeam_channel::bounded(config.jobs.clamp(16, 4096));
+    let mut pool = ThreadPool::new(Arc::clone(&config), Arc::clone(&control), events_tx);
+    // The reader is never joined: if the run is stopped while it waits for input, the
+    // process simply exits around it.
+    let reader = std::thread::Builder::new()
+        .name("pmap-input".into())
+        .spawn(move || {
+            for work in jobs {
+                if !pool.submit(work) {
+                    break;
+                }
+            }
+        });
+    if let Err(e) = reader {
+        eprintln!("pmap: cannot start the input thread: {e}");
+        return Outcome::Error;
+    }
+    collect::run(events_rx, &config, &control)
+}
+
+/// clap's errors are several lines; pmap prints one.
+fn usage_error(e: clap::Error) -> Outcome {
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        let _ = e.print();
+        return Outcome::Success;
+    }
+    let rendered = e.render().to_string();
+    let first = rendered
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("invalid usage");
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    eprintln!("pmap: {first} (see 'pmap --help')");
+    Outcome::Error
+}

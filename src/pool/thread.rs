@@ -1,0 +1,120 @@
+//! The thread pool (`--pool thread`, the default): up to `-j` worker threads, started as
+//! they are needed, each running one fresh process per job, fed through a bounded channel.
+
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crossbeam_channel::{Receiver, Sender, select};
+
+use crate::config::Config;
+use crate::event::Event;
+use crate::input::Job;
+use crate::pool::{Control, job};
+
+/// What the job reader hands the pool: a job, or the read error that ended the input.
+pub type Work = io::Result<Job>;
+
+/// The handle the job reader submits work through. Dropping it means the input has ended;
+/// the workers finish what is queued and exit.
+pub struct ThreadPool {
+    shared: Arc<Shared>,
+    work_tx: Sender<Work>,
+    spawned: usize,
+}
+
+struct Shared {
+    config: Arc<Config>,
+    control: Arc<Control>,
+    work_rx: Receiver<Work>,
+    events: Sender<Event>,
+    /// Workers waiting for work.
+    idle: AtomicUsize,
+}
+
+impl ThreadPool {
+    pub fn new(config: Arc<Config>, control: Arc<Control>, events: Sender<Event>) -> Self {
+        let (work_tx, work_rx) = crossbeam_channel::bounded(config.jobs.clamp(1, 1024));
+        ThreadPool {
+            shared: Arc::new(Shared {
+                config,
+                control,
+                work_rx,
+                events,
+                idle: AtomicUsize::new(0),
+            }),
+            work_tx,
+            spawned: 0,
+        }
+    }
+
+    /// Queues `work`, starting another worker if every existing one is busy. Blocks while
+    /// the queue is full. Returns false once the pool is stopping.
+    pub fn submit(&mut self, work: Work) -> bool {
+        if self.shared.control.is_stopping() {
+            return false;
+        }
+        let waiting = self.work_tx.len() + 1;
+        if self.spawned < self.shared.config.jobs
+            && waiting > self.shared.idle.load(Ordering::SeqCst)
+            && !self.spawn_worker()
+        {
+            return false;
+        }
+        select! {
+            send(self.work_tx, work) -> sent => sent.is_ok(),
+            recv(self.shared.control.stopped()) -> _ => false,
+        }
+    }
+
+    fn spawn_worker(&mut self) -> bool {
+        self.spawned += 1;
+        let slot = self.spawned;
+        let shared = Arc::clone(&self.shared);
+        shared.control.worker_started();
+        let spawned = std::thread::Builder::new()
+            .name(format!("pmap-slot-{slot}"))
+            .stack_size(256 * 1024)
+            .spawn(move || worker(&shared, slot));
+        match spawned {
+            Ok(_) => true,
+            Err(e) => {
+                self.shared.control.worker_exited();
+                // Running with fewer workers than asked is better than not running at all.
+                if slot == 1 {
+                    let _ = self.shared.events.send(Event::InputError(format!(
+                        "cannot start a worker thread: {e}"
+                    )));
+                    return false;
+                }
+                self.spawned = self.shared.config.jobs;
+                true
+            }
+        }
+    }
+}
+
+fn worker(shared: &Shared, slot: usize) {
+    let control = &shared.control;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        shared.idle.fetch_add(1, Ordering::SeqCst);
+        let work = select! {
+            recv(shared.work_rx) -> work => work.ok(),
+            recv(control.stopped()) -> _ => None,
+        };
+        shared.idle.fetch_sub(1, Ordering::SeqCst);
+        let Some(work) = work else { break };
+        if control.is_stopping() {
+            break;
+        }
+        let event = match work {
+            Ok(job) => Event::Finished(job::run(&job, slot, &shared.config, control, &mut buf)),
+            Err(e) => Event::InputError(format!("cannot read input: {e}")),
+        };
+        if shared.events.send(event).is_err() {
+            break;
+        }
+    }
+    control.worker_exited();
+}

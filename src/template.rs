@@ -1,0 +1,487 @@
+//! Replacement strings (SPEC §2) and how a job's command is built (SPEC §3).
+//!
+//! The command is parsed once into a [`Template`]; each job renders it either into an argv
+//! (direct exec, no shell: every value is exactly one argument) or into one shell line in
+//! which every substituted value is quoted, so items are only ever data.
+
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+
+use thiserror::Error;
+
+/// A problem in the command template, found before any job runs.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum TemplateError {
+    #[error("unclosed '{{' in command template '{0}' (a replacement string ends with '}}')")]
+    Unclosed(String),
+    #[error("'{{0}}' in command template '{0}': columns and input sources count from 1")]
+    IndexZero(String),
+}
+
+/// What a replacement string stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Value {
+    /// `{}`, `{.}`, …: all of the job's values.
+    All,
+    /// `{N}`, `{N.}`, …: value N (1-based).
+    Nth(usize),
+    /// `{#}`: the job's sequence number.
+    Seq,
+    /// `{%}`: the slot running the job.
+    Slot,
+}
+
+/// How a value is transformed before substitution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Transform {
+    Whole,
+    NoExt,
+    Basename,
+    Dirname,
+    BasenameNoExt,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Piece {
+    Literal(Vec<u8>),
+    Replace(Value, Transform),
+}
+
+/// One parsed word (or, in shell mode, the whole shell line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Word(Vec<Piece>);
+
+#[derive(Debug, Clone)]
+enum Shape {
+    /// Several words, or one plain word: executed directly.
+    Direct(Vec<Word>),
+    /// One shell line, run with `$PMAP_SHELL -c` or `/bin/sh -c`.
+    Shell(Word),
+    /// No command at all: each job's values, joined by spaces, are the shell line
+    /// (GNU parallel's behaviour for `parallel ::: 'cmd1' 'cmd2'`).
+    ItemsAreCommands,
+}
+
+/// A parsed command template.
+#[derive(Debug, Clone)]
+pub struct Template {
+    shape: Shape,
+    /// Whether any item replacement string occurs; if none, values are appended.
+    uses_items: bool,
+    /// The largest `N` of any `{N…}`, 0 if none.
+    max_index: usize,
+}
+
+/// What one job contributes to its command.
+#[derive(Debug, Clone, Copy)]
+pub struct JobContext<'a> {
+    pub values: &'a [Vec<u8>],
+    pub seq: u64,
+    pub slot: usize,
+}
+
+/// A rendered command: either an argv or a shell line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rendered {
+    Argv(Vec<OsString>),
+    ShellLine(Vec<u8>),
+}
+
+/// Characters that make a lone command word a shell line (SPEC §3).
+const SHELL_SYNTAX: &[u8] = b"|&;<>()$`\\\"'*?[#~";
+
+impl Template {
+    /// Parses the command words. `replace` is `-I STR`; `force_shell` is `--shell`.
+    pub fn parse(
+        words: &[OsString],
+        replace: Option<&[u8]>,
+        force_shell: bool,
+    ) -> Result<Self, TemplateError> {
+        let parse = |w: &[u8]| parse_word(w, replace);
+        let shape = match words {
+            [] => Shape::ItemsAreCommands,
+            [one] if force_shell || needs_shell(one.as_bytes()) => {
+                Shape::Shell(parse(one.as_bytes())?)
+            }
+            _ if force_shell => {
+                let line = words
+                    .iter()
+                    .map(|w| w.as_bytes())
+                    .collect::<Vec<_>>()
+                    .join(&b' ');
+                Shape::Shell(parse(&line)?)
+            }
+            _ => Shape::Direct(
+                words
+                    .iter()
+                    .map(|w| parse(w.as_bytes()))
+                    .collect::<Result<_, _>>()?,
+            ),
+        };
+        let pieces: Vec<&Piece> = match &shape {
+            Shape::Direct(ws) => ws.iter().flat_map(|w| &w.0).collect(),
+            Shape::Shell(w) => w.0.iter().collect(),
+            Shape::ItemsAreCommands => Vec::new(),
+        };
+        let uses_items = pieces
+            .iter()
+            .any(|p| matches!(p, Piece::Replace(Value::All | Value::Nth(_), _)));
+        let max_index = pieces
+            .iter()
+            .filter_map(|p| match p {
+                Piece::Replace(Value::Nth(n), _) => Some(*n),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0);
+        Ok(Template {
+            shape,
+            uses_items,
+            max_index,
+        })
+    }
+
+    /// The largest `N` used in `{N}`-style replacement strings (0 if none).
+    pub fn max_index(&self) -> usize {
+        self.max_index
+    }
+
+    /// Whether the command runs through a shell.
+    pub fn is_shell(&self) -> bool {
+        !matches!(self.shape, Shape::Direct(_))
+    }
+
+    /// Renders the command for one job.
+    pub fn render(&self, job: JobContext<'_>) -> Rendered {
+        match &self.shape {
+            Shape::Direct(words) => {
+                let mut argv = Vec::with_capacity(words.len() + job.values.len());
+                for word in words {
+                    render_word_into_argv(word, job, &mut argv);
+                }
+                if !self.uses_items {
+                    argv.extend(job.values.iter().map(|v| OsString::from_vec(v.clone())));
+                }
+                Rendered::Argv(argv)
+            }
+            Shape::Shell(line) => {
+                let mut out = Vec::with_capacity(128);
+                for piece in &line.0 {
+                    render_piece(piece, job, &mut out, quote_into);
+                }
+                if !self.uses_items {
+                    for v in job.values {
+                        out.push(b' ');
+                        quote_into(v, &mut out);
+                    }
+                }
+                Rendered::ShellLine(out)
+            }
+            Shape::ItemsAreCommands => Rendered::ShellLine(job.values.join(&b' ')),
+        }
+    }
+}
+
+impl Rendered {
+    /// Appends the command as one line that can be pasted into a POSIX shell.
+    pub fn display_line_into(&self, out: &mut Vec<u8>) {
+        match self {
+            Rendered::ShellLine(line) => out.extend_from_slice(line),
+            Rendered::Argv(argv) => {
+                for (i, arg) in argv.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b' ');
+                    }
+                    quote_into(arg.as_bytes(), out);
+                }
+            }
+        }
+    }
+}
+
+fn needs_shell(word: &[u8]) -> bool {
+    word.iter()
+        .any(|b| b.is_ascii_whitespace() || SHELL_SYNTAX.contains(b))
+}
+
+/// Appends `value` quoted for a POSIX shell. A NUL byte cannot reach a command at all, so it
+/// is quoted as-is and the spawn reports it.
+fn quote_into(value: &[u8], out: &mut Vec<u8>) {
+    match shlex::bytes::try_quote(value) {
+        Ok(q) => out.extend_from_slice(&q),
+        Err(_) => {
+            out.push(b'\'');
+            for &b in value {
+                if b == b'\'' {
+                    out.extend_from_slice(b"'\\''");
+                } else {
+                    out.push(b);
+                }
+            }
+            out.push(b'\'');
+        }
+    }
+}
+
+fn append_raw(value: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(value);
+}
+
+fn render_word_into_argv(word: &Word, job: JobContext<'_>, argv: &mut Vec<OsString>) {
+    // A whole-word `{}` (or `{.}`, …) gives one argument per value.
+    if let [Piece::Replace(Value::All, t)] = word.0.as_slice() {
+        argv.extend(
+            job.values
+                .iter()
+                .map(|v| OsString::from_vec(transform(v, *t).to_vec())),
+        );
+        return;
+    }
+    let mut out = Vec::new();
+    for piece in &word.0 {
+        render_piece(piece, job, &mut out, append_raw);
+    }
+    argv.push(OsString::from_vec(out));
+}
+
+fn render_piece(
+    piece: &Piece,
+    job: JobContext<'_>,
+    out: &mut Vec<u8>,
+    emit: fn(&[u8], &mut Vec<u8>),
+) {
+    match piece {
+        Piece::Literal(bytes) => out.extend_from_slice(bytes),
+        Piece::Replace(Value::All, t) => {
+            for (i, v) in job.values.iter().enumerate() {
+                if i > 0 {
+                    out.push(b' ');
+                }
+                emit(transform(v, *t), out);
+            }
+        }
+        Piece::Replace(Value::Nth(n), t) => {
+            let v = job.values.get(n - 1).map(Vec::as_slice).unwrap_or(b"");
+            emit(transform(v, *t), out);
+        }
+        Piece::Replace(Value::Seq, _) => out.extend_from_slice(job.seq.to_string().as_bytes()),
+        Piece::Replace(Value::Slot, _) => out.extend_from_slice(job.slot.to_string().as_bytes()),
+    }
+}
+
+fn parse_word(word: &[u8], replace: Option<&[u8]>) -> Result<Word, TemplateError> {
+    let mut pieces = Vec::new();
+    let mut literal = Vec::new();
+    let mut i = 0;
+    while i < word.len() {
+        if let Some(r) = replace.filter(|r| !r.is_empty() && word[i..].starts_with(r)) {
+            flush(&mut literal, &mut pieces);
+            pieces.push(Piece::Replace(Value::All, Transform::Whole));
+            i += r.len();
+            continue;
+        }
+        if word[i] != b'{' {
+            literal.push(word[i]);
+            i += 1;
+            continue;
+        }
+        let rest = &word[i + 1..];
+        let Some(close) = rest.iter().position(|&b| b == b'}') else {
+            // `{`, `{1`, `{/.` at the end of a word were meant as replacement strings.
+            if rest.iter().all(|b| b"0123456789./#%".contains(b)) {
+                return Err(TemplateError::Unclosed(lossy(word)));
+            }
+            literal.extend_from_slice(&word[i..]);
+            break;
+        };
+        match parse_replacement(&rest[..close], replace.is_some()) {
+            Some(Piece::Replace(Value::Nth(0), _)) => {
+                return Err(TemplateError::IndexZero(lossy(word)));
+            }
+            Some(piece) => {
+                flush(&mut literal, &mut pieces);
+                pieces.push(piece);
+                i += close + 2;
+            }
+            None => {
+                literal.push(b'{');
+                i += 1;
+            }
+        }
+    }
+    flush(&mut literal, &mut pieces);
+    Ok(Word(pieces))
+}
+
+fn flush(literal: &mut Vec<u8>, pieces: &mut Vec<Piece>) {
+    if !literal.is_empty() {
+        pieces.push(Piece::Literal(std::mem::take(literal)));
+    }
+}
+
+/// Parses the inside of `{…}`; `None` means it is not a replacement string (e.g. awk code).
+fn parse_replacement(inner: &[u8], braces_renamed: bool) -> Option<Piece> {
+    let digits = inner.iter().take_while(|b| b.is_ascii_digit()).count();
+    let (value, suffix) = if digits > 0 {
+        let n = std::str::from_utf8(&inner[..digits]).ok()?.parse().ok()?;
+        (Value::Nth(n), &inner[digits..])
+    } else {
+        match inner {
+            b"#" => return Some(Piece::Replace(Value::Seq, Transform::Whole)),
+            b"%" => return Some(Piece::Replace(Value::Slot, Transform::Whole)),
+            // With -I, `{}` is no longer special.
+            b"" if braces_renamed => return None,
+            _ => (Value::All, inner),
+        }
+    };
+    let t = match suffix {
+        b"" => Transform::Whole,
+        b"." => Transform::NoExt,
+        b"/" => Transform::Basename,
+        b"//" => Transform::Dirname,
+        b"/." => Transform::BasenameNoExt,
+        _ => return None,
+    };
+    Some(Piece::Replace(value, t))
+}
+
+fn lossy(word: &[u8]) -> String {
+    String::from_utf8_lossy(word).into_owned()
+}
+
+fn transform(v: &[u8], t: Transform) -> &[u8] {
+    match t {
+        Transform::Whole => v,
+        Transform::NoExt => {
+            let base_start = v.len() - basename(v).len();
+            &v[..base_start + strip_ext(basename(v)).len()]
+        }
+        Transform::Basename => basename(v),
+        Transform::Dirname => dirname(v),
+        Transform::BasenameNoExt => strip_ext(basename(v)),
+    }
+}
+
+fn basename(v: &[u8]) -> &[u8] {
+    match v.iter().rposition(|&b| b == b'/') {
+        Some(i) => &v[i + 1..],
+        None => v,
+    }
+}
+
+fn dirname(v: &[u8]) -> &[u8] {
+    match v.iter().rposition(|&b| b == b'/') {
+        Some(0) => b"/",
+        Some(i) => &v[..i],
+        None => b".",
+    }
+}
+
+/// A basename without its last extension; a dotfile such as `.bashrc` has none.
+fn strip_ext(base: &[u8]) -> &[u8] {
+    match base.iter().rposition(|&b| b == b'.') {
+        Some(i) if i > 0 && base[..i].iter().any(|&b| b != b'.') => &base[..i],
+        _ => base,
+    }
+}
+
+/// Turns an OS string into bytes for display in messages.
+pub fn display(s: &OsStr) -> String {
+    String::from_utf8_lossy(s.as_bytes()).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(ws: &[&str]) -> Vec<OsString> {
+        ws.iter().map(OsString::from).collect()
+    }
+
+    fn render(ws: &[&str], values: &[&[u8]]) -> Rendered {
+        let values: Vec<Vec<u8>> = values.iter().map(|v| v.to_vec()).collect();
+        Template::parse(&words(ws), None, false)
+            .unwrap()
+            .render(JobContext {
+                values: &values,
+                seq: 7,
+                slot: 2,
+            })
+    }
+
+    fn argv(ws: &[&str], values: &[&[u8]]) -> Vec<String> {
+        match render(ws, values) {
+            Rendered::Argv(a) => a.iter().map(|s| display(s)).collect(),
+            other => panic!("expected argv, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn transforms_follow_gnu_parallel() {
+        assert_eq!(transform(b"a/b.c.d", Transform::NoExt), b"a/b.c");
+        assert_eq!(transform(b"a.d/b", Transform::NoExt), b"a.d/b");
+        assert_eq!(transform(b"dir/.bashrc", Transform::NoExt), b"dir/.bashrc");
+        assert_eq!(transform(b"a/b.c", Transform::Basename), b"b.c");
+        assert_eq!(transform(b"a/b.c", Transform::Dirname), b"a");
+        assert_eq!(transform(b"b.c", Transform::Dirname), b".");
+        assert_eq!(transform(b"/b.c", Transform::Dirname), b"/");
+        assert_eq!(transform(b"x/y/b.c", Transform::BasenameNoExt), b"b");
+    }
+
+    #[test]
+    fn whole_word_braces_expand_to_one_argument_per_value() {
+        assert_eq!(argv(&["echo", "{}"], &[b"a", b"b c"]), ["echo", "a", "b c"]);
+        assert_eq!(argv(&["echo", "x{}y"], &[b"a", b"b"]), ["echo", "xa by"]);
+        assert_eq!(argv(&["echo", "{2}-{1}"], &[b"a", b"b"]), ["echo", "b-a"]);
+        assert_eq!(argv(&["echo", "{3}"], &[b"a"]), ["echo", ""]);
+    }
+
+    #[test]
+    fn values_are_appended_when_no_replacement_string() {
+        assert_eq!(
+            argv(&["echo", "{#}", "{%}"], &[b"a"]),
+            ["echo", "7", "2", "a"]
+        );
+        assert_eq!(argv(&["echo"], &[b""]), ["echo", ""]);
+    }
+
+    #[test]
+    fn shell_lines_quote_every_value() {
+        let r = render(&["echo {} | wc"], &[b"$(reboot)"]);
+        assert_eq!(r, Rendered::ShellLine(b"echo '$(reboot)' | wc".to_vec()));
+        let r = render(&["echo"], &[]);
+        assert!(matches!(r, Rendered::Argv(_)));
+    }
+
+    #[test]
+    fn unknown_braces_are_literal_and_unclosed_ones_are_errors() {
+        assert_eq!(
+            argv(&["awk", "{print $1}", "{}"], &[b"f"]),
+            ["awk", "{print $1}", "f"]
+        );
+        assert!(matches!(
+            Template::parse(&words(&["echo", "{"]), None, false),
+            Err(TemplateError::Unclosed(_))
+        ));
+        assert!(matches!(
+            Template::parse(&words(&["echo", "{1"]), None, false),
+            Err(TemplateError::Unclosed(_))
+        ));
+        assert!(matches!(
+            Template::parse(&words(&["echo", "{0}"]), None, false),
+            Err(TemplateError::IndexZero(_))
+        ));
+    }
+
+    #[test]
+    fn dash_i_renames_the_braces() {
+        let t = Template::parse(&words(&["mv", "%", "%.bak", "{}"]), Some(b"%"), false).unwrap();
+        let values = vec![b"f".to_vec()];
+        let r = t.render(JobContext {
+            values: &values,
+            seq: 1,
+            slot: 1,
+        });
+        assert_eq!(r, Rendered::Argv(words(&["mv", "f", "f.bak", "{}"])));
+    }
+}

@@ -69,6 +69,38 @@ pub struct Cli {
     #[arg(short = 'k', long = "keep-order")]
     pub keep_order: bool,
 
+    /// Print each job's output whole when it finishes: stdout, then stderr (the default)
+    #[arg(long = "group", overrides_with_all = ["line_buffer", "ungroup"])]
+    pub group: bool,
+
+    /// Print output lines as soon as they are complete; a line never mixes with another's
+    #[arg(long = "line-buffer", visible_alias = "lb", overrides_with_all = ["group", "ungroup"])]
+    pub line_buffer: bool,
+
+    /// Pass output through as it arrives (fastest; chunks of different jobs may mix)
+    #[arg(short = 'u', long = "ungroup", overrides_with_all = ["group", "line_buffer"])]
+    pub ungroup: bool,
+
+    /// Start every output line with the job's items and a TAB
+    #[arg(long = "tag")]
+    pub tag: bool,
+
+    /// Start every output line with STR (replacement strings allowed) and a TAB
+    #[arg(long = "tagstring", value_name = "STR")]
+    pub tagstring: Option<OsString>,
+
+    /// Send each job's stderr lines to stdout, joined with its stdout lines in arrival order
+    #[arg(long = "merge-stderr")]
+    pub merge_stderr: bool,
+
+    /// Print one JSON object per finished job instead of its raw output
+    #[arg(long = "json", conflicts_with_all = ["line_buffer", "ungroup", "tag", "tagstring"])]
+    pub json: bool,
+
+    /// Also keep each job's output in DIR/<seq>/stdout, stderr and meta.json
+    #[arg(long = "results", value_name = "DIR")]
+    pub results: Option<PathBuf>,
+
     /// The command, its arguments, and any `:::`/`::::` input sources
     #[arg(value_name = "COMMAND", trailing_var_arg = true)]
     pub command: Vec<OsString>,

@@ -10,7 +10,7 @@ use regex::bytes::Regex;
 
 use crate::cli::Cli;
 use crate::input::{InputConfig, SourceSpec};
-use crate::template::Template;
+use crate::template::{TagTemplate, Template};
 
 /// Everything a run needs, validated.
 #[derive(Debug, Clone)]
@@ -21,8 +21,42 @@ pub struct Config {
     pub template: Template,
     /// The shell for shell-mode commands: `$PMAP_SHELL` or `/bin/sh`.
     pub shell: OsString,
-    pub keep_order: bool,
+    pub output: OutputConfig,
     pub dry_run: bool,
+}
+
+/// How job output reaches pmap's stdout and stderr (SPEC §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputMode {
+    /// Each job's output whole, when it finishes.
+    Group,
+    /// Whole lines as soon as they are complete.
+    Line,
+    /// Raw chunks as they arrive.
+    Ungroup,
+}
+
+/// The collector's settings.
+#[derive(Debug, Clone)]
+pub struct OutputConfig {
+    pub mode: OutputMode,
+    pub keep_order: bool,
+    pub tag: Option<TagTemplate>,
+    pub merge_stderr: bool,
+    pub json: bool,
+    pub results: Option<PathBuf>,
+    /// Bytes of job output held in memory, in all buffers together, before spilling to disk.
+    pub memory_limit: usize,
+}
+
+/// The default bound on buffered output in memory.
+pub const DEFAULT_MEMORY_LIMIT: usize = 64 * 1024 * 1024;
+
+impl OutputConfig {
+    /// Whether a job's output must be cut into lines (to tag, merge or line-buffer it).
+    pub fn by_lines(&self) -> bool {
+        self.mode == OutputMode::Line || self.tag.is_some() || self.merge_stderr
+    }
 }
 
 impl Config {
@@ -87,6 +121,27 @@ impl Config {
             }
         }
 
+        let replace = cli.replace.as_deref().map(str::as_bytes);
+        let tag = match (&cli.tagstring, cli.tag) {
+            (Some(s), _) => Some(TagTemplate::parse(s.as_bytes(), replace)?),
+            (None, true) => Some(TagTemplate::values()),
+            (None, false) => None,
+        };
+        let mode = if cli.line_buffer {
+            OutputMode::Line
+        } else if cli.ungroup {
+            OutputMode::Ungroup
+        } else {
+            OutputMode::Group
+        };
+        if let Some(dir) = &cli.results {
+            if !cli.dry_run {
+                std::fs::create_dir_all(dir).with_context(|| {
+                    format!("cannot create --results directory '{}'", dir.display())
+                })?;
+            }
+        }
+
         let shell = std::env::var_os("PMAP_SHELL")
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| OsString::from("/bin/sh"));
@@ -102,7 +157,15 @@ impl Config {
             },
             template,
             shell,
-            keep_order: cli.keep_order,
+            output: OutputConfig {
+                mode,
+                keep_order: cli.keep_order,
+                tag,
+                merge_stderr: cli.merge_stderr,
+                json: cli.json,
+                results: cli.results,
+                memory_limit: DEFAULT_MEMORY_LIMIT,
+            },
             dry_run: cli.dry_run,
         })
     }

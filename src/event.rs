@@ -3,6 +3,15 @@
 
 use std::time::{Duration, SystemTime};
 
+use crate::collect::spool::Spool;
+
+/// Which of a job's output streams bytes came from (or go to).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
 /// How a job ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JobStatus {
@@ -19,24 +28,60 @@ impl JobStatus {
     pub fn succeeded(&self) -> bool {
         matches!(self, JobStatus::Exited(0))
     }
+
+    /// The exit code, if the job was not killed by a signal.
+    pub fn exit_code(&self) -> Option<i32> {
+        match self {
+            JobStatus::Exited(code) | JobStatus::NotStarted { code, .. } => Some(*code),
+            JobStatus::Signaled(_) => None,
+        }
+    }
+
+    pub fn signal(&self) -> Option<i32> {
+        match self {
+            JobStatus::Signaled(sig) => Some(*sig),
+            _ => None,
+        }
+    }
 }
 
-/// A finished job and everything it printed.
+/// What a finished job leaves for the collector to print.
+#[derive(Debug)]
+pub enum Captured {
+    /// Its output already went out as [`Event::Output`] events.
+    Streamed,
+    /// Its whole output, formatted for printing (tagged, merged) or raw for `--json`.
+    Buffered { stdout: Spool, stderr: Spool },
+}
+
+/// A finished job and what it printed.
 #[derive(Debug)]
 pub struct JobResult {
     pub seq: u64,
     pub slot: usize,
+    pub values: Vec<Vec<u8>>,
+    /// The command as a pasteable shell line.
+    pub command: Vec<u8>,
     pub status: JobStatus,
-    pub stdout: Vec<u8>,
-    pub stderr: Vec<u8>,
+    pub output: Captured,
     pub start: SystemTime,
     pub runtime: Duration,
+    pub attempts: u32,
+    /// pmap could not buffer or save this job's output.
+    pub error: Option<String>,
 }
 
 /// What the pool tells the collector.
 #[derive(Debug)]
 pub enum Event {
-    /// A job finished (successfully or not).
+    /// Output of a running job, ready to print as it is: whole lines in `--line-buffer`
+    /// mode, raw chunks in `--ungroup` mode.
+    Output {
+        seq: u64,
+        stream: Stream,
+        data: Spool,
+    },
+    /// A job finished (successfully or not). Its output events, if any, came before.
     Finished(JobResult),
     /// Reading the input failed; no more jobs will come.
     InputError(String),

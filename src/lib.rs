@@ -19,6 +19,7 @@ use clap::Parser;
 use clap::error::ErrorKind;
 
 use cli::Cli;
+use collect::spool::MemoryBudget;
 use config::Config;
 use exit::Outcome;
 use pool::Control;
@@ -54,8 +55,14 @@ pub fn run(config: Config) -> Outcome {
     }
     let config = Arc::new(config);
     let control = Arc::new(Control::new(config.jobs));
-    let (events_tx, events_rx) = crossbeam_channel::bounded(config.jobs.clamp(16, 4096));
-    let mut pool = ThreadPool::new(Arc::clone(&config), Arc::clone(&control), events_tx);
+    let (events_tx, events_rx) = crossbeam_channel::bounded((2 * config.jobs).clamp(16, 256));
+    let budget = MemoryBudget::new(config.output.memory_limit);
+    let mut pool = ThreadPool::new(
+        Arc::clone(&config),
+        Arc::clone(&control),
+        events_tx,
+        Arc::clone(&budget),
+    );
     // The reader is never joined: if the run is stopped while it waits for input, the
     // process simply exits around it.
     let reader = std::thread::Builder::new()
@@ -71,7 +78,7 @@ pub fn run(config: Config) -> Outcome {
         eprintln!("pmap: cannot start the input thread: {e}");
         return Outcome::Error;
     }
-    collect::run(events_rx, &config, &control)
+    collect::run(events_rx, &config, &control, budget)
 }
 
 /// clap's errors are several lines; pmap prints one.

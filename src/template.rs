@@ -199,6 +199,28 @@ impl Rendered {
     }
 }
 
+/// `--tag`/`--tagstring`: a string rendered with the job's raw values, no quoting.
+#[derive(Debug, Clone)]
+pub struct TagTemplate(Word);
+
+impl TagTemplate {
+    /// `--tag`: the job's values, joined by spaces.
+    pub fn values() -> Self {
+        TagTemplate(Word(vec![Piece::Replace(Value::All, Transform::Whole)]))
+    }
+
+    /// `--tagstring STR`.
+    pub fn parse(s: &[u8], replace: Option<&[u8]>) -> Result<Self, TemplateError> {
+        parse_word(s, replace).map(TagTemplate)
+    }
+
+    pub fn render_into(&self, job: JobContext<'_>, out: &mut Vec<u8>) {
+        for piece in &self.0.0 {
+            render_piece(piece, job, out, append_raw);
+        }
+    }
+}
+
 fn needs_shell(word: &[u8]) -> bool {
     word.iter()
         .any(|b| b.is_ascii_whitespace() || SHELL_SYNTAX.contains(b))

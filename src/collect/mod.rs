@@ -6,33 +6,37 @@
 //! flushed whenever no event is waiting, and always before anything goes to stderr.
 
 pub mod dry_run;
-mod order;
+pub mod json;
+pub mod printer;
+pub mod results;
+pub mod sink;
+pub mod spool;
 
-use std::io::{self, BufWriter, StdoutLock, Write};
+use std::io;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
 use nix::sys::signal::Signal;
 
 use crate::config::Config;
-use crate::event::{Event, JobResult, JobStatus};
+use crate::event::Event;
 use crate::exit::Outcome;
 use crate::pool::Control;
-use order::Reorder;
+use printer::Printer;
+use spool::MemoryBudget;
 
 /// How long jobs get to exit after SIGTERM when pmap stops early, before SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(2);
 
 /// Consumes events until the pool is done, printing as it goes, and returns the outcome.
-pub fn run(events: Receiver<Event>, config: &Config, control: &Control) -> Outcome {
-    let mut collector = Collector {
-        out: BufWriter::with_capacity(64 * 1024, io::stdout().lock()),
-        keep_order: config.keep_order,
-        reorder: Reorder::default(),
-        failed: 0,
-        error: false,
-        closed: false,
-    };
+pub fn run(
+    events: Receiver<Event>,
+    config: &Config,
+    control: &Control,
+    budget: Arc<MemoryBudget>,
+) -> Outcome {
+    let mut printer = Printer::new(&config.output, budget);
     let mut stopped_at: Option<Instant> = None;
     let mut killed = false;
     loop {
@@ -40,8 +44,9 @@ pub fn run(events: Receiver<Event>, config: &Config, control: &Control) -> Outco
             Ok(event) => event,
             Err(TryRecvError::Disconnected) => break,
             Err(TryRecvError::Empty) => {
-                collector.flush();
-                if collector.closed && stopped_at.is_none() {
+                // Nothing waiting: a good moment to hand the batch so far to the OS.
+                printer.flush();
+                if printer.is_closed() && stopped_at.is_none() {
                     stopped_at = Some(Instant::now());
                     control.stop();
                     control.signal_running(Signal::SIGTERM);
@@ -68,96 +73,16 @@ pub fn run(events: Receiver<Event>, config: &Config, control: &Control) -> Outco
                 }
             }
         };
-        collector.handle(event);
-    }
-    collector.finish()
-}
-
-struct Collector {
-    out: BufWriter<StdoutLock<'static>>,
-    keep_order: bool,
-    reorder: Reorder<JobResult>,
-    failed: u64,
-    /// pmap itself failed (input or output error): exit 255.
-    error: bool,
-    /// Stdout is gone (closed downstream or unwritable): print nothing more.
-    closed: bool,
-}
-
-impl Collector {
-    fn handle(&mut self, event: Event) {
         match event {
-            Event::Finished(result) => {
-                if !result.status.succeeded() {
-                    self.failed += 1;
-                }
-                if self.keep_order {
-                    self.reorder.push(result.seq, result);
-                    while let Some(result) = self.reorder.pop_ready() {
-                        self.print(result);
-                    }
-                } else {
-                    self.print(result);
-                }
-            }
+            Event::Output { seq, stream, data } => printer.output(seq, stream, data),
+            Event::Finished(result) => printer.finished(result),
             Event::InputError(message) => {
-                self.flush();
-                eprintln!("pmap: {message}");
-                self.error = true;
+                printer.notice(&message);
+                printer.set_error();
             }
         }
     }
-
-    fn print(&mut self, result: JobResult) {
-        if self.closed {
-            return;
-        }
-        if let Err(e) = self.out.write_all(&result.stdout) {
-            self.output_failed(e);
-            return;
-        }
-        let notice = match &result.status {
-            JobStatus::NotStarted { message, .. } => Some(message),
-            _ => None,
-        };
-        if !result.stderr.is_empty() || notice.is_some() {
-            self.flush();
-            let mut err = io::stderr().lock();
-            let _ = err.write_all(&result.stderr);
-            if let Some(message) = notice {
-                let _ = writeln!(err, "pmap: {message}");
-            }
-        }
-    }
-
-    fn flush(&mut self) {
-        if !self.closed {
-            if let Err(e) = self.out.flush() {
-                self.output_failed(e);
-            }
-        }
-    }
-
-    fn output_failed(&mut self, e: io::Error) {
-        self.closed = true;
-        if write_failed(e) == Outcome::Error {
-            self.error = true;
-        }
-    }
-
-    fn finish(mut self) -> Outcome {
-        // Jobs held back by -k whose predecessors never ran (the run was stopped early).
-        let held: Vec<JobResult> = self.reorder.drain_held().collect();
-        for result in held {
-            self.print(result);
-        }
-        self.flush();
-        if self.error {
-            Outcome::Error
-        } else {
-            Outcome::from_failures(self.failed)
-        }
-    }
+    printer.finish()
 }
 
 /// A failed write to stdout: a closed pipe downstream is a quiet, normal end; anything else

@@ -8,32 +8,44 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::wait::{Id, WaitPidFlag, waitid};
 use nix::unistd::Pid;
 
+use crossbeam_channel::Sender;
+
+use crate::collect::results::ResultFiles;
+use crate::collect::sink::JobSink;
+use crate::collect::spool::MemoryBudget;
 use crate::config::Config;
-use crate::event::{JobResult, JobStatus};
+use crate::event::{Event, JobResult, JobStatus, Stream};
 use crate::input::Job;
 use crate::pool::Control;
 use crate::template::{JobContext, Rendered, display};
 
-/// Runs `job` in `slot` to completion and returns what it printed and how it ended.
-/// `buf` is the worker's reusable read buffer.
-pub fn run(
-    job: &Job,
-    slot: usize,
-    config: &Config,
-    control: &Control,
-    buf: &mut [u8],
-) -> JobResult {
-    let rendered = config.template.render(JobContext {
+/// What every job run needs from its pool.
+pub struct JobEnv {
+    pub config: Arc<Config>,
+    pub control: Arc<Control>,
+    pub events: Sender<Event>,
+    pub budget: Arc<MemoryBudget>,
+}
+
+/// Runs `job` in `slot` to completion and returns how it ended; its output goes through a
+/// [`JobSink`]. `buf` is the worker's reusable read buffer.
+pub fn run(job: Job, slot: usize, env: &JobEnv, buf: &mut [u8]) -> JobResult {
+    let config = &env.config;
+    let context = JobContext {
         values: &job.values,
         seq: job.seq,
         slot,
-    });
+    };
+    let rendered = config.template.render(context);
+    let mut command_line = Vec::new();
+    rendered.display_line_into(&mut command_line);
     let (mut command, name) = match &rendered {
         Rendered::Argv(argv) => {
             let mut c = Command::new(&argv[0]);
@@ -54,46 +66,61 @@ pub fn run(
         .env("PMAP_SEQ", job.seq.to_string())
         .env("PMAP_SLOT", slot.to_string());
 
+    let mut error = None;
+    let results = config.output.results.as_deref().and_then(|dir| {
+        ResultFiles::create(dir, job.seq)
+            .map_err(|e| error = Some(format!("cannot write --results files: {e}")))
+            .ok()
+    });
+    let mut sink = JobSink::new(&config.output, context, &env.events, &env.budget, results);
+
     let start = SystemTime::now();
     let clock = Instant::now();
+    let status = match command.spawn() {
+        Err(e) => not_started(name, &e),
+        Ok(mut child) => {
+            let pid = child.id() as i32;
+            env.control.register(slot, pid);
+            let pipes = [
+                child.stdout.take().map(OwnedFd::from),
+                child.stderr.take().map(OwnedFd::from),
+            ];
+            drain(pipes, buf, &mut sink);
+            wait_for_exit(pid);
+            env.control.unregister(slot);
+            match child.wait() {
+                Ok(status) => match status.signal() {
+                    Some(sig) => JobStatus::Signaled(sig),
+                    None => JobStatus::Exited(status.code().unwrap_or(-1)),
+                },
+                Err(e) => JobStatus::NotStarted {
+                    code: 126,
+                    message: format!("cannot wait for '{}': {e}", display(name)),
+                },
+            }
+        }
+    };
+    let runtime = clock.elapsed();
+    let (output, results, sink_error) = sink.finish();
     let mut result = JobResult {
         seq: job.seq,
         slot,
-        status: JobStatus::Exited(0),
-        stdout: Vec::new(),
-        stderr: Vec::new(),
+        values: job.values,
+        command: command_line,
+        status,
+        output,
         start,
-        runtime: Default::default(),
+        runtime,
+        attempts: 1,
+        error: error.or(sink_error),
     };
-    let mut child = match command.spawn() {
-        Ok(child) => child,
-        Err(e) => {
-            result.status = not_started(name, &e);
-            return result;
+    if let Some(results) = results {
+        if let Err(e) = results.finish(&result) {
+            result
+                .error
+                .get_or_insert(format!("cannot write --results files: {e}"));
         }
-    };
-    let pid = child.id() as i32;
-    control.register(slot, pid);
-    let pipes = [
-        child.stdout.take().map(OwnedFd::from),
-        child.stderr.take().map(OwnedFd::from),
-    ];
-    let [stdout, stderr] = drain(pipes, buf);
-    result.stdout = stdout;
-    result.stderr = stderr;
-    wait_for_exit(pid);
-    control.unregister(slot);
-    result.status = match child.wait() {
-        Ok(status) => match status.signal() {
-            Some(sig) => JobStatus::Signaled(sig),
-            None => JobStatus::Exited(status.code().unwrap_or(-1)),
-        },
-        Err(e) => JobStatus::NotStarted {
-            code: 126,
-            message: format!("cannot wait for '{}': {e}", display(name)),
-        },
-    };
-    result.runtime = clock.elapsed();
+    }
     result
 }
 
@@ -111,6 +138,8 @@ fn not_started(name: &OsStr, e: &io::Error) -> JobStatus {
     }
 }
 
+const STREAMS: [Stream; 2] = [Stream::Stdout, Stream::Stderr];
+
 /// Blocks until `pid` has exited, without reaping it, so that its process-group id stays
 /// valid while it is still registered for signals.
 fn wait_for_exit(pid: i32) {
@@ -119,9 +148,8 @@ fn wait_for_exit(pid: i32) {
 }
 
 /// Reads both pipes until both are closed, without letting either fill up and block the
-/// child. Returns everything read from each.
-fn drain(pipes: [Option<OwnedFd>; 2], buf: &mut [u8]) -> [Vec<u8>; 2] {
-    let mut out = [Vec::new(), Vec::new()];
+/// child, handing everything read to `sink`.
+fn drain(pipes: [Option<OwnedFd>; 2], buf: &mut [u8], sink: &mut JobSink<'_>) {
     let mut open: [Option<File>; 2] = pipes.map(|p| p.map(File::from));
     loop {
         let ready = match &open {
@@ -139,7 +167,7 @@ fn drain(pipes: [Option<OwnedFd>; 2], buf: &mut [u8]) -> [Vec<u8>; 2] {
             // With one pipe left, a blocking read is all it takes.
             [Some(_), None] => [true, false],
             [None, Some(_)] => [false, true],
-            [None, None] => return out,
+            [None, None] => return,
         };
         for i in 0..2 {
             if !ready[i] {
@@ -148,7 +176,7 @@ fn drain(pipes: [Option<OwnedFd>; 2], buf: &mut [u8]) -> [Vec<u8>; 2] {
             if let Some(file) = &mut open[i] {
                 match file.read(buf) {
                     Ok(0) => open[i] = None,
-                    Ok(n) => out[i].extend_from_slice(&buf[..n]),
+                    Ok(n) => sink.push(STREAMS[i], &buf[..n]),
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(_) => open[i] = None,
                 }

@@ -7,10 +7,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crossbeam_channel::{Receiver, Sender, select};
 
+use crate::collect::spool::MemoryBudget;
 use crate::config::Config;
 use crate::event::Event;
 use crate::input::Job;
-use crate::pool::{Control, job};
+use crate::pool::Control;
+use crate::pool::job::{self, JobEnv};
 
 /// What the job reader hands the pool: a job, or the read error that ended the input.
 pub type Work = io::Result<Job>;
@@ -24,23 +26,29 @@ pub struct ThreadPool {
 }
 
 struct Shared {
-    config: Arc<Config>,
-    control: Arc<Control>,
+    env: JobEnv,
     work_rx: Receiver<Work>,
-    events: Sender<Event>,
     /// Workers waiting for work.
     idle: AtomicUsize,
 }
 
 impl ThreadPool {
-    pub fn new(config: Arc<Config>, control: Arc<Control>, events: Sender<Event>) -> Self {
+    pub fn new(
+        config: Arc<Config>,
+        control: Arc<Control>,
+        events: Sender<Event>,
+        budget: Arc<MemoryBudget>,
+    ) -> Self {
         let (work_tx, work_rx) = crossbeam_channel::bounded(config.jobs.clamp(1, 1024));
         ThreadPool {
             shared: Arc::new(Shared {
-                config,
-                control,
+                env: JobEnv {
+                    budget,
+                    config,
+                    control,
+                    events,
+                },
                 work_rx,
-                events,
                 idle: AtomicUsize::new(0),
             }),
             work_tx,
@@ -51,11 +59,11 @@ impl ThreadPool {
     /// Queues `work`, starting another worker if every existing one is busy. Blocks while
     /// the queue is full. Returns false once the pool is stopping.
     pub fn submit(&mut self, work: Work) -> bool {
-        if self.shared.control.is_stopping() {
+        if self.shared.env.control.is_stopping() {
             return false;
         }
         let waiting = self.work_tx.len() + 1;
-        if self.spawned < self.shared.config.jobs
+        if self.spawned < self.shared.env.config.jobs
             && waiting > self.shared.idle.load(Ordering::SeqCst)
             && !self.spawn_worker()
         {
@@ -63,7 +71,7 @@ impl ThreadPool {
         }
         select! {
             send(self.work_tx, work) -> sent => sent.is_ok(),
-            recv(self.shared.control.stopped()) -> _ => false,
+            recv(self.shared.env.control.stopped()) -> _ => false,
         }
     }
 
@@ -71,7 +79,7 @@ impl ThreadPool {
         self.spawned += 1;
         let slot = self.spawned;
         let shared = Arc::clone(&self.shared);
-        shared.control.worker_started();
+        shared.env.control.worker_started();
         let spawned = std::thread::Builder::new()
             .name(format!("pmap-slot-{slot}"))
             .stack_size(256 * 1024)
@@ -79,15 +87,15 @@ impl ThreadPool {
         match spawned {
             Ok(_) => true,
             Err(e) => {
-                self.shared.control.worker_exited();
+                self.shared.env.control.worker_exited();
                 // Running with fewer workers than asked is better than not running at all.
                 if slot == 1 {
-                    let _ = self.shared.events.send(Event::InputError(format!(
+                    let _ = self.shared.env.events.send(Event::InputError(format!(
                         "cannot start a worker thread: {e}"
                     )));
                     return false;
                 }
-                self.spawned = self.shared.config.jobs;
+                self.spawned = self.shared.env.config.jobs;
                 true
             }
         }
@@ -95,7 +103,7 @@ impl ThreadPool {
 }
 
 fn worker(shared: &Shared, slot: usize) {
-    let control = &shared.control;
+    let control = &shared.env.control;
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         shared.idle.fetch_add(1, Ordering::SeqCst);
@@ -109,10 +117,10 @@ fn worker(shared: &Shared, slot: usize) {
             break;
         }
         let event = match work {
-            Ok(job) => Event::Finished(job::run(&job, slot, &shared.config, control, &mut buf)),
+            Ok(job) => Event::Finished(job::run(job, slot, &shared.env, &mut buf)),
             Err(e) => Event::InputError(format!("cannot read input: {e}")),
         };
-        if shared.events.send(event).is_err() {
+        if shared.env.events.send(event).is_err() {
             break;
         }
     }

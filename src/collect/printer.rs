@@ -1,0 +1,246 @@
+//! Printing what the pool reports, in every output mode: grouped results, streamed lines
+//! and chunks, `--json` records, `-k` ordering, and pmap's notices about failed jobs.
+//!
+//! With `-k`, the job whose turn it is prints live; output of later jobs is held (in spools,
+//! so it may spill to disk) until every earlier job has finished and printed.
+
+use std::collections::BTreeMap;
+use std::io::{self, BufWriter, Read, StdoutLock, Write};
+use std::sync::Arc;
+
+use crate::collect::json;
+use crate::collect::spool::{MemoryBudget, Spool};
+use crate::config::OutputConfig;
+use crate::event::{Captured, JobResult, JobStatus, Stream};
+use crate::exit::Outcome;
+
+/// A later job's output, waiting for its turn under `-k`.
+#[derive(Default)]
+struct Held {
+    /// Streamed output as frames: stream byte, length (u64 LE), bytes.
+    frames: Option<Spool>,
+    result: Option<JobResult>,
+}
+
+pub struct Printer<'a> {
+    out: BufWriter<StdoutLock<'static>>,
+    config: &'a OutputConfig,
+    budget: Arc<MemoryBudget>,
+    /// Under `-k`: the job whose output prints now.
+    next: u64,
+    held: BTreeMap<u64, Held>,
+    failed: u64,
+    /// pmap itself failed (input, output or buffering error): exit 255.
+    error: bool,
+    /// Stdout is gone (closed downstream or unwritable): print nothing more.
+    closed: bool,
+}
+
+impl<'a> Printer<'a> {
+    pub fn new(config: &'a OutputConfig, budget: Arc<MemoryBudget>) -> Self {
+        Printer {
+            out: BufWriter::with_capacity(128 * 1024, io::stdout().lock()),
+            config,
+            budget,
+            next: 1,
+            held: BTreeMap::new(),
+            failed: 0,
+            error: false,
+            closed: false,
+        }
+    }
+
+    /// Whether stdout was closed downstream (or failed): the run should stop.
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// Output of a running job.
+    pub fn output(&mut self, seq: u64, stream: Stream, mut data: Spool) {
+        if !self.config.keep_order || seq == self.next {
+            self.write(stream, &mut data);
+            return;
+        }
+        let frames = self
+            .held
+            .entry(seq)
+            .or_default()
+            .frames
+            .get_or_insert_with(|| Spool::new(&self.budget));
+        let tag = [u8::from(stream == Stream::Stderr)];
+        let written = frames
+            .push(&tag)
+            .and_then(|()| frames.push(&data.len().to_le_bytes()))
+            .and_then(|()| data.drain_to(frames));
+        if let Err(e) = written {
+            self.notice(&format!("cannot buffer output: {e}"));
+            self.error = true;
+        }
+    }
+
+    /// A finished job.
+    pub fn finished(&mut self, result: JobResult) {
+        if !result.status.succeeded() {
+            self.failed += 1;
+        }
+        if !self.config.keep_order {
+            self.complete(result);
+        } else if result.seq == self.next {
+            self.complete(result);
+            self.advance();
+        } else {
+            let seq = result.seq;
+            self.held.entry(seq).or_default().result = Some(result);
+        }
+    }
+
+    /// pmap's own message, never mixed into job output.
+    pub fn notice(&mut self, message: &str) {
+        self.flush();
+        let _ = writeln!(io::stderr().lock(), "pmap: {message}");
+    }
+
+    pub fn set_error(&mut self) {
+        self.error = true;
+    }
+
+    /// Moves the `-k` turn on past finished jobs, replaying what they held.
+    fn advance(&mut self) {
+        loop {
+            self.next += 1;
+            let Some(held) = self.held.get_mut(&self.next) else {
+                return;
+            };
+            let frames = held.frames.take();
+            let result = held.result.take();
+            if let Some(frames) = frames {
+                self.replay(frames);
+            }
+            match result {
+                Some(result) => {
+                    self.held.remove(&self.next);
+                    self.complete(result);
+                }
+                None => {
+                    self.held.remove(&self.next);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn replay(&mut self, mut frames: Spool) {
+        let mut reader = match frames.take_reader() {
+            Ok(reader) => reader,
+            Err(e) => return self.notice(&format!("cannot read buffered output: {e}")),
+        };
+        let mut header = [0u8; 9];
+        while reader.read_exact(&mut header).is_ok() {
+            let stream = if header[0] == 1 {
+                Stream::Stderr
+            } else {
+                Stream::Stdout
+            };
+            let len = u64::from_le_bytes(header[1..].try_into().unwrap_or_default());
+            let mut frame = Spool::new(&self.budget);
+            if let Err(e) = io::copy(&mut (&mut reader).take(len), &mut frame) {
+                return self.notice(&format!("cannot read buffered output: {e}"));
+            }
+            self.write(stream, &mut frame);
+        }
+    }
+
+    /// Prints a finished job's held output, its JSON record, and notices about it.
+    fn complete(&mut self, result: JobResult) {
+        if let Some(message) = &result.error {
+            self.notice(&format!("job {}: {message}", result.seq));
+            self.error = true;
+        }
+        let mut result = result;
+        let captured = std::mem::replace(&mut result.output, Captured::Streamed);
+        if let Captured::Buffered {
+            mut stdout,
+            mut stderr,
+        } = captured
+        {
+            if self.config.json {
+                let record = match (stdout.take_bytes(), stderr.take_bytes()) {
+                    (Ok(out), Ok(err)) => json::record(&result, Some((&out, &err))),
+                    (Err(e), _) | (_, Err(e)) => {
+                        self.notice(&format!("cannot read buffered output: {e}"));
+                        json::record(&result, Some((b"", b"")))
+                    }
+                };
+                self.write_stdout(&record);
+                self.write_stdout(b"\n");
+            } else {
+                self.write(Stream::Stdout, &mut stdout);
+                self.write(Stream::Stderr, &mut stderr);
+            }
+        }
+        if let JobStatus::NotStarted { message, .. } = &result.status {
+            self.notice(message);
+        }
+    }
+
+    fn write_stdout(&mut self, bytes: &[u8]) {
+        if !self.closed {
+            if let Err(e) = self.out.write_all(bytes) {
+                self.output_failed(e);
+            }
+        }
+    }
+
+    fn write(&mut self, stream: Stream, data: &mut Spool) {
+        if data.is_empty() || self.closed {
+            return;
+        }
+        match stream {
+            Stream::Stdout => {
+                if let Err(e) = data.drain_to(&mut self.out) {
+                    self.output_failed(e);
+                }
+            }
+            Stream::Stderr => {
+                // Stdout first, so a terminal showing both sees them in the order they came.
+                self.flush();
+                let _ = data.drain_to(&mut io::stderr().lock());
+            }
+        }
+    }
+
+    pub fn flush(&mut self) {
+        if !self.closed {
+            if let Err(e) = self.out.flush() {
+                self.output_failed(e);
+            }
+        }
+    }
+
+    fn output_failed(&mut self, e: io::Error) {
+        self.closed = true;
+        if super::write_failed(e) == Outcome::Error {
+            self.error = true;
+        }
+    }
+
+    /// Prints what is still held (jobs whose predecessors never ran because the run was
+    /// stopped early) and returns the outcome.
+    pub fn finish(mut self) -> Outcome {
+        let held = std::mem::take(&mut self.held);
+        for (_, held) in held {
+            if let Some(frames) = held.frames {
+                self.replay(frames);
+            }
+            if let Some(result) = held.result {
+                self.complete(result);
+            }
+        }
+        self.flush();
+        if self.error {
+            Outcome::Error
+        } else {
+            Outcome::from_failures(self.failed)
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! Output buffers with a memory bound: a [`Spool`] keeps bytes in memory while the shared
+//! [`MemoryBudget`] allows, and moves them to an unlinked temporary file beyond it. So `-k`
+//! behind one slow job, or jobs printing gigabytes, never exhausts memory.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The total bytes all spools may hold in memory at once.
+#[derive(Debug)]
+pub struct MemoryBudget {
+    limit: usize,
+    used: AtomicUsize,
+}
+
+impl MemoryBudget {
+    pub fn new(limit: usize) -> Arc<Self> {
+        Arc::new(MemoryBudget {
+            limit,
+            used: AtomicUsize::new(0),
+        })
+    }
+
+    fn try_take(&self, bytes: usize) -> bool {
+        self.used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                (used + bytes <= self.limit).then_some(used + bytes)
+            })
+            .is_ok()
+    }
+
+    fn give_back(&self, bytes: usize) {
+        self.used.fetch_sub(bytes, Ordering::AcqRel);
+    }
+
+    #[cfg(test)]
+    fn used(&self) -> usize {
+        self.used.load(Ordering::Acquire)
+    }
+}
+
+/// A growable byte buffer that spills to disk when the budget runs out.
+#[derive(Debug)]
+pub struct Spool {
+    memory: Vec<u8>,
+    file: Option<File>,
+    len: u64,
+    budget: Arc<MemoryBudget>,
+}
+
+impl Spool {
+    pub fn new(budget: &Arc<MemoryBudget>) -> Self {
+        Spool {
+            memory: Vec::new(),
+            file: None,
+            len: 0,
+            budget: Arc::clone(budget),
+        }
+    }
+
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Appends `bytes`, in memory if the budget allows, else on disk.
+    pub fn push(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        self.len += bytes.len() as u64;
+        if let Some(file) = &mut self.file {
+            return file.write_all(bytes);
+        }
+        let needed = self.memory.len() + bytes.len();
+        if needed <= self.memory.capacity() {
+            self.memory.extend_from_slice(bytes);
+            return Ok(());
+        }
+        // Grow by doubling, and account for capacity, since that is what is resident.
+        let new_capacity = needed.max(self.memory.capacity() * 2).max(4096);
+        let growth = new_capacity - self.memory.capacity();
+        if self.budget.try_take(growth) {
+            self.memory.reserve_exact(new_capacity - self.memory.len());
+            self.memory.extend_from_slice(bytes);
+            return Ok(());
+        }
+        let mut file = tempfile::tempfile()?;
+        file.write_all(&self.memory)?;
+        file.write_all(bytes)?;
+        self.release_memory();
+        self.file = Some(file);
+        Ok(())
+    }
+
+    /// Writes everything held to `out`, and empties the spool.
+    pub fn drain_to(&mut self, out: &mut dyn Write) -> io::Result<()> {
+        out.write_all(&self.memory)?;
+        if let Some(mut file) = self.file.take() {
+            file.seek(SeekFrom::Start(0))?;
+            io::copy(&mut file, out)?;
+        }
+        self.clear();
+        Ok(())
+    }
+
+    /// Everything held, as one vector (for `--json`).
+    pub fn take_bytes(&mut self) -> io::Result<Vec<u8>> {
+        let mut bytes = std::mem::take(&mut self.memory);
+        self.budget.give_back(bytes.capacity());
+        if let Some(mut file) = self.file.take() {
+            file.seek(SeekFrom::Start(0))?;
+            file.read_to_end(&mut bytes)?;
+        }
+        self.len = 0;
+        Ok(bytes)
+    }
+
+    /// Reads everything held, from the start; the spool is left empty.
+    pub fn take_reader(&mut self) -> io::Result<Box<dyn Read + Send>> {
+        let memory = io::Cursor::new(std::mem::take(&mut self.memory));
+        self.budget.give_back(memory.get_ref().capacity());
+        self.len = 0;
+        Ok(match self.file.take() {
+            Some(mut file) => {
+                file.seek(SeekFrom::Start(0))?;
+                Box::new(memory.chain(file))
+            }
+            None => Box::new(memory),
+        })
+    }
+
+    pub fn clear(&mut self) {
+        self.release_memory();
+        self.file = None;
+        self.len = 0;
+    }
+
+    fn release_memory(&mut self) {
+        self.budget.give_back(self.memory.capacity());
+        self.memory = Vec::new();
+    }
+}
+
+impl Write for Spool {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.push(buf)?;
+        Ok(buf.len())
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.push(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for Spool {
+    fn drop(&mut self) {
+        self.budget.give_back(self.memory.capacity());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spills_beyond_the_budget_and_keeps_every_byte() {
+        let budget = MemoryBudget::new(10_000);
+        let mut a = Spool::new(&budget);
+        let mut b = Spool::new(&budget);
+        let chunk: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8).collect();
+        for _ in 0..5 {
+            a.push(&chunk).unwrap();
+            b.push(&chunk).unwrap();
+        }
+        assert!(budget.used() <= 10_000);
+        assert!(a.file.is_some() || b.file.is_some());
+        let mut out = Vec::new();
+        a.drain_to(&mut out).unwrap();
+        assert_eq!(out, chunk.repeat(5));
+        assert_eq!(b.take_bytes().unwrap(), chunk.repeat(5));
+        drop(a);
+        drop(b);
+        assert_eq!(budget.used(), 0);
+    }
+}

@@ -101,6 +101,40 @@ pub struct Cli {
     #[arg(long = "results", value_name = "DIR")]
     pub results: Option<PathBuf>,
 
+    /// End a job that runs longer than DURATION (30, 1.5s, 500ms, 2m, 1h): SIGTERM to its
+    /// process group, then SIGKILL after the kill grace; the job fails
+    #[arg(long = "timeout", value_name = "DURATION")]
+    pub timeout: Option<String>,
+
+    /// How long a job gets between SIGTERM and SIGKILL [default: 2s]
+    #[arg(long = "kill-grace", value_name = "DURATION")]
+    pub kill_grace: Option<String>,
+
+    /// Run a failed job up to N more times; only its last attempt's output is printed
+    #[arg(long = "retries", value_name = "N")]
+    pub retries: Option<u32>,
+
+    /// Wait at least DURATION between job starts
+    #[arg(long = "delay", value_name = "DURATION")]
+    pub delay: Option<String>,
+
+    /// When to stop early: never, or now,COND / soon,COND with COND fail=N, success=N,
+    /// done=N or the same with N% (e.g. --halt now,fail=1)
+    #[arg(long = "halt", value_name = "WHEN")]
+    pub halt: Option<String>,
+
+    /// Log each finished job to FILE, in GNU parallel's joblog format
+    #[arg(long = "joblog", value_name = "FILE")]
+    pub joblog: Option<PathBuf>,
+
+    /// Skip jobs already in the --joblog file; append to it
+    #[arg(long = "resume", requires = "joblog", conflicts_with = "resume_failed")]
+    pub resume: bool,
+
+    /// Re-run jobs the --joblog file records as failed, skip its successes; append to it
+    #[arg(long = "resume-failed", requires = "joblog")]
+    pub resume_failed: bool,
+
     /// The command, its arguments, and any `:::`/`::::` input sources
     #[arg(value_name = "COMMAND", trailing_var_arg = true)]
     pub command: Vec<OsString>,

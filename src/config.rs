@@ -8,7 +8,12 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, anyhow, bail};
 use regex::bytes::Regex;
 
+use std::collections::HashSet;
+use std::time::Duration;
+
 use crate::cli::Cli;
+use crate::collect::joblog;
+use crate::halt::Halt;
 use crate::input::{InputConfig, SourceSpec};
 use crate::template::{TagTemplate, Template};
 
@@ -22,8 +27,27 @@ pub struct Config {
     /// The shell for shell-mode commands: `$PMAP_SHELL` or `/bin/sh`.
     pub shell: OsString,
     pub output: OutputConfig,
+    pub control: ControlConfig,
     pub dry_run: bool,
 }
+
+/// Job control (SPEC §6).
+#[derive(Debug, Clone)]
+pub struct ControlConfig {
+    pub timeout: Option<Duration>,
+    pub kill_grace: Duration,
+    pub retries: u32,
+    pub delay: Option<Duration>,
+    pub halt: Option<Halt>,
+    pub joblog: Option<PathBuf>,
+    /// `--resume`/`--resume-failed`: append to the joblog instead of starting it afresh.
+    pub append_joblog: bool,
+    /// Jobs the joblog says need not run again.
+    pub skip: HashSet<u64>,
+}
+
+/// The default time between SIGTERM and SIGKILL.
+pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(2);
 
 /// How job output reaches pmap's stdout and stderr (SPEC §5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +86,7 @@ impl OutputConfig {
 impl Config {
     /// Validates the parsed command line.
     pub fn from_cli(cli: Cli) -> Result<Self> {
+        let control = control_config(&cli)?;
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         let jobs = match &cli.jobs {
             None => cpus,
@@ -166,9 +191,42 @@ impl Config {
                 results: cli.results,
                 memory_limit: DEFAULT_MEMORY_LIMIT,
             },
+            control,
             dry_run: cli.dry_run,
         })
     }
+}
+
+fn control_config(cli: &Cli) -> Result<ControlConfig> {
+    let duration = |flag: &str, value: &Option<String>| {
+        value
+            .as_deref()
+            .map(|v| crate::duration::parse(flag, v))
+            .transpose()
+    };
+    let timeout = duration("--timeout", &cli.timeout)?;
+    if timeout == Some(Duration::ZERO) {
+        bail!("--timeout must be more than 0");
+    }
+    let append_joblog = cli.resume || cli.resume_failed;
+    let mut skip = HashSet::new();
+    if let (Some(path), true) = (&cli.joblog, append_joblog) {
+        for (seq, succeeded) in joblog::read(path)? {
+            if cli.resume || succeeded {
+                skip.insert(seq);
+            }
+        }
+    }
+    Ok(ControlConfig {
+        timeout,
+        kill_grace: duration("--kill-grace", &cli.kill_grace)?.unwrap_or(DEFAULT_KILL_GRACE),
+        retries: cli.retries.unwrap_or(0),
+        delay: duration("--delay", &cli.delay)?,
+        halt: cli.halt.as_deref().map(Halt::parse).transpose()?.flatten(),
+        joblog: cli.joblog.clone(),
+        append_joblog,
+        skip,
+    })
 }
 
 fn file_source(path: PathBuf) -> SourceSpec {

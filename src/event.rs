@@ -67,8 +67,21 @@ pub struct JobResult {
     pub start: SystemTime,
     pub runtime: Duration,
     pub attempts: u32,
+    /// Bytes of output received (stdout and stderr).
+    pub received: u64,
+    /// It ran past `--timeout` and was ended.
+    pub timed_out: bool,
+    /// pmap ended it while stopping (`--halt now`, a signal, stdout closed downstream); it
+    /// does not count as a failure.
+    pub interrupted: bool,
     /// pmap could not buffer or save this job's output.
     pub error: Option<String>,
+}
+
+impl JobResult {
+    pub fn succeeded(&self) -> bool {
+        self.status.succeeded() && !self.timed_out
+    }
 }
 
 /// What the pool tells the collector.
@@ -82,7 +95,11 @@ pub enum Event {
         data: Spool,
     },
     /// A job finished (successfully or not). Its output events, if any, came before.
-    Finished(JobResult),
+    Finished(Box<JobResult>),
+    /// A job was skipped because `--resume` found it in the joblog.
+    Skipped { seq: u64 },
+    /// The input has ended after this many jobs.
+    InputEnded { total: u64 },
     /// Reading the input failed; no more jobs will come.
     InputError(String),
 }

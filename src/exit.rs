@@ -9,6 +9,8 @@ pub enum Outcome {
     Success,
     /// This many jobs failed (exit 1–100, or 101 for more than 100).
     JobsFailed(u64),
+    /// Interrupted by this signal (SIGINT: exit 130, SIGTERM: exit 143).
+    Interrupted(i32),
     /// pmap itself could not run: bad usage, unreadable input (exit 255).
     Error,
 }
@@ -28,6 +30,7 @@ impl Outcome {
         match self {
             Outcome::Success => 0,
             Outcome::JobsFailed(n) => n.min(101) as u8,
+            Outcome::Interrupted(signal) => (128 + signal).clamp(129, 254) as u8,
             Outcome::Error => 255,
         }
     }
@@ -51,5 +54,7 @@ mod tests {
         assert_eq!(Outcome::from_failures(101).code(), 101);
         assert_eq!(Outcome::from_failures(150).code(), 101);
         assert_eq!(Outcome::Error.code(), 255);
+        assert_eq!(Outcome::Interrupted(2).code(), 130);
+        assert_eq!(Outcome::Interrupted(15).code(), 143);
     }
 }

@@ -6,10 +6,13 @@
 pub mod cli;
 pub mod collect;
 pub mod config;
+pub mod duration;
 pub mod event;
 pub mod exit;
+pub mod halt;
 pub mod input;
 pub mod pool;
+pub mod signals;
 pub mod template;
 
 use std::ffi::OsString;
@@ -19,11 +22,12 @@ use clap::Parser;
 use clap::error::ErrorKind;
 
 use cli::Cli;
+use collect::joblog::JobLog;
 use collect::spool::MemoryBudget;
 use config::Config;
 use exit::Outcome;
 use pool::Control;
-use pool::thread::ThreadPool;
+use pool::thread::{ThreadPool, Work};
 
 /// Runs pmap with these command-line arguments (the first is the program name).
 pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> Outcome {
@@ -53,8 +57,22 @@ pub fn run(config: Config) -> Outcome {
     if config.dry_run {
         return collect::dry_run::print(jobs, &config);
     }
+    let joblog = match &config.control.joblog {
+        Some(path) => match JobLog::open(path, config.control.append_joblog) {
+            Ok(log) => Some(log),
+            Err(e) => {
+                eprintln!("pmap: {e:#}");
+                return Outcome::Error;
+            }
+        },
+        None => None,
+    };
     let config = Arc::new(config);
     let control = Arc::new(Control::new(config.jobs));
+    if let Err(e) = signals::install(Arc::clone(&control), config.control.kill_grace) {
+        eprintln!("pmap: {e:#}");
+        return Outcome::Error;
+    }
     let (events_tx, events_rx) = crossbeam_channel::bounded((2 * config.jobs).clamp(16, 256));
     let budget = MemoryBudget::new(config.output.memory_limit);
     let mut pool = ThreadPool::new(
@@ -68,17 +86,26 @@ pub fn run(config: Config) -> Outcome {
     let reader = std::thread::Builder::new()
         .name("pmap-input".into())
         .spawn(move || {
-            for work in jobs {
+            let mut total = 0;
+            for job in jobs {
+                let work = match job {
+                    Ok(job) => {
+                        total += 1;
+                        Work::Job(job)
+                    }
+                    Err(e) => Work::ReadError(e),
+                };
                 if !pool.submit(work) {
-                    break;
+                    return;
                 }
             }
+            pool.submit(Work::End { total });
         });
     if let Err(e) = reader {
         eprintln!("pmap: cannot start the input thread: {e}");
         return Outcome::Error;
     }
-    collect::run(events_rx, &config, &control, budget)
+    collect::run(events_rx, &config, &control, budget, joblog)
 }
 
 /// clap's errors are several lines; pmap prints one.

@@ -6,6 +6,7 @@
 //! flushed whenever no event is waiting, and always before anything goes to stderr.
 
 pub mod dry_run;
+pub mod joblog;
 pub mod json;
 pub mod printer;
 pub mod results;
@@ -14,75 +15,138 @@ pub mod spool;
 
 use std::io;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
-use nix::sys::signal::Signal;
 
 use crate::config::Config;
 use crate::event::Event;
 use crate::exit::Outcome;
+use crate::halt::HaltMode;
 use crate::pool::Control;
+use joblog::JobLog;
 use printer::Printer;
 use spool::MemoryBudget;
 
-/// How long jobs get to exit after SIGTERM when pmap stops early, before SIGKILL.
-const STOP_GRACE: Duration = Duration::from_secs(2);
-
 /// Consumes events until the pool is done, printing as it goes, and returns the outcome.
+/// `joblog` was opened before any job started, so a bad path failed early.
 pub fn run(
     events: Receiver<Event>,
     config: &Config,
     control: &Control,
     budget: Arc<MemoryBudget>,
+    joblog: Option<JobLog>,
 ) -> Outcome {
-    let mut printer = Printer::new(&config.output, budget);
-    let mut stopped_at: Option<Instant> = None;
-    let mut killed = false;
+    let mut collector = Collector {
+        printer: Printer::new(&config.output, budget),
+        config,
+        control,
+        joblog,
+        total: None,
+    };
     loop {
         let event = match events.try_recv() {
             Ok(event) => event,
             Err(TryRecvError::Disconnected) => break,
             Err(TryRecvError::Empty) => {
                 // Nothing waiting: a good moment to hand the batch so far to the OS.
-                printer.flush();
-                if printer.is_closed() && stopped_at.is_none() {
-                    stopped_at = Some(Instant::now());
-                    control.stop();
-                    control.signal_running(Signal::SIGTERM);
+                collector.printer.flush();
+                if collector.printer.is_closed() && !control.is_terminating() {
+                    control.terminate(config.control.kill_grace);
                 }
-                match stopped_at {
-                    None => match events.recv() {
+                if !control.is_stopping() {
+                    match events.recv() {
                         Ok(event) => event,
                         Err(_) => break,
-                    },
-                    Some(at) => match events.recv_timeout(Duration::from_millis(20)) {
+                    }
+                } else {
+                    // Stopping: keep an eye on the grace period and on the workers leaving.
+                    control.tick();
+                    match events.recv_timeout(Duration::from_millis(20)) {
                         Ok(event) => event,
                         Err(RecvTimeoutError::Disconnected) => break,
                         Err(RecvTimeoutError::Timeout) => {
                             if !control.has_live_workers() {
+                                for event in events.try_iter() {
+                                    collector.handle(event);
+                                }
                                 break;
-                            }
-                            if !killed && at.elapsed() >= STOP_GRACE {
-                                killed = true;
-                                control.signal_running(Signal::SIGKILL);
                             }
                             continue;
                         }
-                    },
+                    }
                 }
             }
         };
+        collector.handle(event);
+    }
+    let outcome = collector.printer.finish();
+    match control.interrupted_by() {
+        Some(signal) => Outcome::Interrupted(signal),
+        None => outcome,
+    }
+}
+
+struct Collector<'a> {
+    printer: Printer<'a>,
+    config: &'a Config,
+    control: &'a Control,
+    joblog: Option<JobLog>,
+    /// The number of jobs, once the input has ended.
+    total: Option<u64>,
+}
+
+impl Collector<'_> {
+    fn handle(&mut self, event: Event) {
         match event {
-            Event::Output { seq, stream, data } => printer.output(seq, stream, data),
-            Event::Finished(result) => printer.finished(result),
+            Event::Output { seq, stream, data } => self.printer.output(seq, stream, data),
+            Event::Finished(result) => {
+                if let Some(log) = &mut self.joblog {
+                    if let Err(e) = log.record(&result) {
+                        self.printer
+                            .notice(&format!("cannot write --joblog: {e}; no longer logging"));
+                        self.printer.set_error();
+                        self.joblog = None;
+                    }
+                }
+                self.printer.finished(*result);
+                self.check_halt();
+            }
+            Event::Skipped { seq } => self.printer.skipped(seq),
+            Event::InputEnded { total } => {
+                self.total = Some(total);
+                self.check_halt();
+            }
             Event::InputError(message) => {
-                printer.notice(&message);
-                printer.set_error();
+                self.printer.notice(&message);
+                self.printer.set_error();
             }
         }
     }
-    printer.finish()
+
+    fn check_halt(&mut self) {
+        let Some(halt) = self.config.control.halt else {
+            return;
+        };
+        if self.control.is_stopping() || !halt.triggered(self.printer.tally(), self.total) {
+            return;
+        }
+        let tally = self.printer.tally();
+        let what = format!("{} failed, {} succeeded", tally.failed, tally.succeeded);
+        match halt.mode {
+            HaltMode::Soon => {
+                self.printer.notice(&format!(
+                    "--halt: {what}; starting no more jobs, waiting for the running ones"
+                ));
+                self.control.stop();
+            }
+            HaltMode::Now => {
+                self.printer
+                    .notice(&format!("--halt: {what}; ending the running jobs"));
+                self.control.terminate(self.config.control.kill_grace);
+            }
+        }
+    }
 }
 
 /// A failed write to stdout: a closed pipe downstream is a quiet, normal end; anything else

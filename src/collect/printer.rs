@@ -13,6 +13,7 @@ use crate::collect::spool::{MemoryBudget, Spool};
 use crate::config::OutputConfig;
 use crate::event::{Captured, JobResult, JobStatus, Stream};
 use crate::exit::Outcome;
+use crate::halt::Tally;
 
 /// A later job's output, waiting for its turn under `-k`.
 #[derive(Default)]
@@ -20,6 +21,7 @@ struct Held {
     /// Streamed output as frames: stream byte, length (u64 LE), bytes.
     frames: Option<Spool>,
     result: Option<JobResult>,
+    skipped: bool,
 }
 
 pub struct Printer<'a> {
@@ -29,7 +31,7 @@ pub struct Printer<'a> {
     /// Under `-k`: the job whose output prints now.
     next: u64,
     held: BTreeMap<u64, Held>,
-    failed: u64,
+    tally: Tally,
     /// pmap itself failed (input, output or buffering error): exit 255.
     error: bool,
     /// Stdout is gone (closed downstream or unwritable): print nothing more.
@@ -44,7 +46,7 @@ impl<'a> Printer<'a> {
             budget,
             next: 1,
             held: BTreeMap::new(),
-            failed: 0,
+            tally: Tally::default(),
             error: false,
             closed: false,
         }
@@ -80,8 +82,10 @@ impl<'a> Printer<'a> {
 
     /// A finished job.
     pub fn finished(&mut self, result: JobResult) {
-        if !result.status.succeeded() {
-            self.failed += 1;
+        if result.succeeded() {
+            self.tally.succeeded += 1;
+        } else if !result.interrupted {
+            self.tally.failed += 1;
         }
         if !self.config.keep_order {
             self.complete(result);
@@ -92,6 +96,22 @@ impl<'a> Printer<'a> {
             let seq = result.seq;
             self.held.entry(seq).or_default().result = Some(result);
         }
+    }
+
+    /// A job that `--resume` skipped: nothing to print, but `-k` moves past it.
+    pub fn skipped(&mut self, seq: u64) {
+        if self.config.keep_order {
+            if seq == self.next {
+                self.advance();
+            } else {
+                self.held.entry(seq).or_default().skipped = true;
+            }
+        }
+    }
+
+    /// Jobs finished so far.
+    pub fn tally(&self) -> Tally {
+        self.tally
     }
 
     /// pmap's own message, never mixed into job output.
@@ -108,23 +128,16 @@ impl<'a> Printer<'a> {
     fn advance(&mut self) {
         loop {
             self.next += 1;
-            let Some(held) = self.held.get_mut(&self.next) else {
+            let Some(held) = self.held.remove(&self.next) else {
                 return;
             };
-            let frames = held.frames.take();
-            let result = held.result.take();
-            if let Some(frames) = frames {
+            if let Some(frames) = held.frames {
                 self.replay(frames);
             }
-            match result {
-                Some(result) => {
-                    self.held.remove(&self.next);
-                    self.complete(result);
-                }
-                None => {
-                    self.held.remove(&self.next);
-                    return;
-                }
+            match held.result {
+                Some(result) => self.complete(result),
+                None if held.skipped => {}
+                None => return,
             }
         }
     }
@@ -240,7 +253,7 @@ impl<'a> Printer<'a> {
         if self.error {
             Outcome::Error
         } else {
-            Outcome::from_failures(self.failed)
+            Outcome::from_failures(self.tally.failed)
         }
     }
 }

@@ -31,6 +31,8 @@ pub struct JobSink<'a> {
     /// Grouped mode: everything printed so far, per stream.
     buffered: [Spool; 2],
     results: Option<ResultFiles>,
+    /// Bytes received from the job.
+    pub received: u64,
     /// The first failure to buffer or save output.
     pub error: Option<String>,
 }
@@ -73,6 +75,7 @@ impl<'a> JobSink<'a> {
             at_line_start: [true, true],
             buffered: [Spool::new(budget), Spool::new(budget)],
             results,
+            received: 0,
             error: None,
         }
     }
@@ -92,6 +95,7 @@ impl<'a> JobSink<'a> {
 
     /// Takes bytes the job just wrote to `stream`.
     pub fn push(&mut self, stream: Stream, bytes: &[u8]) {
+        self.received += bytes.len() as u64;
         if let Some(results) = &mut self.results {
             if let Err(e) = results.write(stream, bytes) {
                 self.fail(format!("cannot write --results files: {e}"));

@@ -1,19 +1,15 @@
-//! Running one job as a fresh process: build the command, spawn it as the leader of its own
-//! process group with stdin on /dev/null, drain stdout and stderr together, reap it.
+//! Running one job as fresh processes: build the command, spawn it as the leader of its own
+//! process group with stdin on /dev/null, supervise it (see [`super::supervise`]), reap it,
+//! and retry it under `--retries`.
 
 use std::ffi::OsStr;
-use std::fs::File;
-use std::io::{self, Read};
-use std::os::fd::{AsFd, OwnedFd};
+use std::io;
+use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
-
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use nix::sys::wait::{Id, WaitPidFlag, waitid};
-use nix::unistd::Pid;
 
 use crossbeam_channel::Sender;
 
@@ -21,9 +17,13 @@ use crate::collect::results::ResultFiles;
 use crate::collect::sink::JobSink;
 use crate::collect::spool::MemoryBudget;
 use crate::config::Config;
-use crate::event::{Event, JobResult, JobStatus, Stream};
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+
+use crate::event::{Event, JobResult, JobStatus};
 use crate::input::Job;
 use crate::pool::Control;
+use crate::pool::supervise::{Limit, supervise};
 use crate::template::{JobContext, Rendered, display};
 
 /// What every job run needs from its pool.
@@ -32,11 +32,58 @@ pub struct JobEnv {
     pub control: Arc<Control>,
     pub events: Sender<Event>,
     pub budget: Arc<MemoryBudget>,
+    /// `--delay`: the earliest moment the next job may start.
+    pub next_start: Mutex<Option<Instant>>,
 }
 
-/// Runs `job` in `slot` to completion and returns how it ended; its output goes through a
-/// [`JobSink`]. `buf` is the worker's reusable read buffer.
+impl JobEnv {
+    /// Sleeps until `--delay` allows another start, and books the slot after it.
+    fn pace(&self) {
+        let Some(delay) = self.config.control.delay else {
+            return;
+        };
+        let wait = {
+            let mut next = self.next_start.lock().unwrap_or_else(|p| p.into_inner());
+            let now = Instant::now();
+            let start = next.map_or(now, |n| n.max(now));
+            *next = Some(start + delay);
+            start - now
+        };
+        std::thread::sleep(wait);
+    }
+}
+
+/// Runs `job` in `slot`, retrying it under `--retries`, and returns how its last attempt
+/// ended. `buf` is the worker's reusable read buffer.
 pub fn run(job: Job, slot: usize, env: &JobEnv, buf: &mut [u8]) -> JobResult {
+    let attempts = env.config.control.retries + 1;
+    let mut attempt = 1;
+    loop {
+        let (mut result, results) = run_once(&job, slot, env, buf);
+        result.attempts = attempt;
+        let stop = env.control.is_stopping();
+        if result.succeeded() || attempt == attempts || stop {
+            result.interrupted = stop && env.control.is_terminating() && !result.succeeded();
+            result.values = job.values;
+            if let Some(results) = results {
+                if let Err(e) = results.finish(&result) {
+                    result
+                        .error
+                        .get_or_insert(format!("cannot write --results files: {e}"));
+                }
+            }
+            return result;
+        }
+        attempt += 1;
+    }
+}
+
+fn run_once(
+    job: &Job,
+    slot: usize,
+    env: &JobEnv,
+    buf: &mut [u8],
+) -> (JobResult, Option<ResultFiles>) {
     let config = &env.config;
     let context = JobContext {
         values: &job.values,
@@ -73,9 +120,15 @@ pub fn run(job: Job, slot: usize, env: &JobEnv, buf: &mut [u8]) -> JobResult {
             .ok()
     });
     let mut sink = JobSink::new(&config.output, context, &env.events, &env.budget, results);
+    let limit = config.control.timeout.map(|timeout| Limit {
+        timeout,
+        grace: config.control.kill_grace,
+    });
 
+    env.pace();
     let start = SystemTime::now();
     let clock = Instant::now();
+    let mut timed_out = false;
     let status = match command.spawn() {
         Err(e) => not_started(name, &e),
         Ok(mut child) => {
@@ -85,8 +138,11 @@ pub fn run(job: Job, slot: usize, env: &JobEnv, buf: &mut [u8]) -> JobResult {
                 child.stdout.take().map(OwnedFd::from),
                 child.stderr.take().map(OwnedFd::from),
             ];
-            drain(pipes, buf, &mut sink);
-            wait_for_exit(pid);
+            timed_out = supervise(pid, pipes, &mut sink, buf, limit.as_ref());
+            if env.control.is_terminating() {
+                // pmap is stopping: what is left of the group (grandchildren) ends too.
+                let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+            }
             env.control.unregister(slot);
             match child.wait() {
                 Ok(status) => match status.signal() {
@@ -101,27 +157,24 @@ pub fn run(job: Job, slot: usize, env: &JobEnv, buf: &mut [u8]) -> JobResult {
         }
     };
     let runtime = clock.elapsed();
+    let received = sink.received;
     let (output, results, sink_error) = sink.finish();
-    let mut result = JobResult {
+    let result = JobResult {
         seq: job.seq,
         slot,
-        values: job.values,
+        values: Vec::new(),
         command: command_line,
         status,
         output,
         start,
         runtime,
         attempts: 1,
+        received,
+        timed_out,
+        interrupted: false,
         error: error.or(sink_error),
     };
-    if let Some(results) = results {
-        if let Err(e) = results.finish(&result) {
-            result
-                .error
-                .get_or_insert(format!("cannot write --results files: {e}"));
-        }
-    }
-    result
+    (result, results)
 }
 
 fn not_started(name: &OsStr, e: &io::Error) -> JobStatus {
@@ -135,52 +188,5 @@ fn not_started(name: &OsStr, e: &io::Error) -> JobStatus {
     JobStatus::NotStarted {
         code,
         message: format!("cannot run '{name}': {why}"),
-    }
-}
-
-const STREAMS: [Stream; 2] = [Stream::Stdout, Stream::Stderr];
-
-/// Blocks until `pid` has exited, without reaping it, so that its process-group id stays
-/// valid while it is still registered for signals.
-fn wait_for_exit(pid: i32) {
-    let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT;
-    while let Err(nix::errno::Errno::EINTR) = waitid(Id::Pid(Pid::from_raw(pid)), flags) {}
-}
-
-/// Reads both pipes until both are closed, without letting either fill up and block the
-/// child, handing everything read to `sink`.
-fn drain(pipes: [Option<OwnedFd>; 2], buf: &mut [u8], sink: &mut JobSink<'_>) {
-    let mut open: [Option<File>; 2] = pipes.map(|p| p.map(File::from));
-    loop {
-        let ready = match &open {
-            [Some(a), Some(b)] => {
-                let mut fds = [
-                    PollFd::new(a.as_fd(), PollFlags::POLLIN),
-                    PollFd::new(b.as_fd(), PollFlags::POLLIN),
-                ];
-                match poll(&mut fds, PollTimeout::NONE) {
-                    Ok(_) => [fds[0].any().unwrap_or(true), fds[1].any().unwrap_or(true)],
-                    Err(nix::errno::Errno::EINTR) => continue,
-                    Err(_) => [true, true],
-                }
-            }
-            // With one pipe left, a blocking read is all it takes.
-            [Some(_), None] => [true, false],
-            [None, Some(_)] => [false, true],
-            [None, None] => return,
-        };
-        for i in 0..2 {
-            if !ready[i] {
-                continue;
-            }
-            if let Some(file) = &mut open[i] {
-                match file.read(buf) {
-                    Ok(0) => open[i] = None,
-                    Ok(n) => sink.push(STREAMS[i], &buf[..n]),
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(_) => open[i] = None,
-                }
-            }
-        }
     }
 }

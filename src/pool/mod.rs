@@ -5,10 +5,12 @@
 //! and signal the process groups of the jobs that are running.
 
 pub mod job;
+pub mod supervise;
 pub mod thread;
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 use nix::sys::signal::{Signal, killpg};
@@ -26,6 +28,11 @@ pub struct Control {
     running: Vec<Mutex<i32>>,
     /// Worker threads that have been started and not yet exited.
     live_workers: AtomicUsize,
+    /// Running jobs are being ended (SIGTERM sent); SIGKILL follows at this moment.
+    kill_at: Mutex<Option<Instant>>,
+    terminating: AtomicBool,
+    /// The signal that interrupted pmap (SIGINT or SIGTERM), 0 if none.
+    interrupted_by: AtomicI32,
 }
 
 impl Control {
@@ -37,6 +44,9 @@ impl Control {
             stop_rx,
             running: (0..slots).map(|_| Mutex::new(0)).collect(),
             live_workers: AtomicUsize::new(0),
+            kill_at: Mutex::new(None),
+            terminating: AtomicBool::new(false),
+            interrupted_by: AtomicI32::new(0),
         }
     }
 
@@ -53,6 +63,55 @@ impl Control {
     /// A channel that becomes disconnected once [`Control::stop`] is called.
     pub fn stopped(&self) -> &Receiver<()> {
         &self.stop_rx
+    }
+
+    /// Start no more jobs and end the running ones: SIGTERM to their process groups now,
+    /// SIGKILL after `grace` (see [`Control::tick`]).
+    pub fn terminate(&self, grace: Duration) {
+        self.stop();
+        self.terminating.store(true, Ordering::SeqCst);
+        {
+            let mut kill_at = lock(&self.kill_at);
+            if kill_at.is_none() {
+                *kill_at = Some(Instant::now() + grace);
+            }
+        }
+        self.signal_running(Signal::SIGTERM);
+    }
+
+    /// End the running jobs at once (SIGKILL).
+    pub fn kill_now(&self) {
+        self.stop();
+        self.terminating.store(true, Ordering::SeqCst);
+        *lock(&self.kill_at) = Some(Instant::now());
+        self.signal_running(Signal::SIGKILL);
+    }
+
+    /// While terminating: SIGKILL whatever outlived its grace. Call it now and then.
+    pub fn tick(&self) {
+        let due = lock(&self.kill_at).is_some_and(|at| Instant::now() >= at);
+        if due {
+            self.signal_running(Signal::SIGKILL);
+        }
+    }
+
+    pub fn is_terminating(&self) -> bool {
+        self.terminating.load(Ordering::SeqCst)
+    }
+
+    /// Records that pmap was interrupted by `signal` (first one wins).
+    pub fn set_interrupted(&self, signal: i32) {
+        let _ = self
+            .interrupted_by
+            .compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst);
+    }
+
+    /// The signal that interrupted pmap, if any.
+    pub fn interrupted_by(&self) -> Option<i32> {
+        match self.interrupted_by.load(Ordering::SeqCst) {
+            0 => None,
+            sig => Some(sig),
+        }
     }
 
     /// Whether any worker thread (and so possibly a job) is still alive.
@@ -83,8 +142,13 @@ impl Control {
     pub(crate) fn register(&self, slot: usize, pgid: i32) {
         let mut entry = lock(&self.running[slot - 1]);
         *entry = pgid;
-        if self.is_stopping() {
-            let _ = killpg(Pid::from_raw(pgid), Signal::SIGTERM);
+        if self.is_terminating() {
+            let signal = if lock(&self.kill_at).is_some_and(|at| Instant::now() >= at) {
+                Signal::SIGKILL
+            } else {
+                Signal::SIGTERM
+            };
+            let _ = killpg(Pid::from_raw(pgid), signal);
         }
     }
 

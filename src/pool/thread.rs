@@ -2,8 +2,8 @@
 //! they are needed, each running one fresh process per job, fed through a bounded channel.
 
 use std::io;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use crossbeam_channel::{Receiver, Sender, select};
 
@@ -14,8 +14,16 @@ use crate::input::Job;
 use crate::pool::Control;
 use crate::pool::job::{self, JobEnv};
 
-/// What the job reader hands the pool: a job, or the read error that ended the input.
-pub type Work = io::Result<Job>;
+/// What the job reader hands the pool.
+pub enum Work {
+    Job(Job),
+    /// Reading the input failed; nothing follows.
+    ReadError(io::Error),
+    /// The input has ended after this many jobs; nothing follows.
+    End {
+        total: u64,
+    },
+}
 
 /// The handle the job reader submits work through. Dropping it means the input has ended;
 /// the workers finish what is queued and exit.
@@ -47,6 +55,7 @@ impl ThreadPool {
                     config,
                     control,
                     events,
+                    next_start: Mutex::new(None),
                 },
                 work_rx,
                 idle: AtomicUsize::new(0),
@@ -117,8 +126,12 @@ fn worker(shared: &Shared, slot: usize) {
             break;
         }
         let event = match work {
-            Ok(job) => Event::Finished(job::run(job, slot, &shared.env, &mut buf)),
-            Err(e) => Event::InputError(format!("cannot read input: {e}")),
+            Work::Job(job) if shared.env.config.control.skip.contains(&job.seq) => {
+                Event::Skipped { seq: job.seq }
+            }
+            Work::Job(job) => Event::Finished(Box::new(job::run(job, slot, &shared.env, &mut buf))),
+            Work::ReadError(e) => Event::InputError(format!("cannot read input: {e}")),
+            Work::End { total } => Event::InputEnded { total },
         };
         if shared.env.events.send(event).is_err() {
             break;

@@ -1,0 +1,194 @@
+//! Watching one started process to its end: drain stdout and stderr together (so neither
+//! pipe fills up and blocks the child), enforce `--timeout` with SIGTERM then SIGKILL to
+//! the whole process group, and wait for the exit without reaping, so that the process
+//! group id stays valid while pmap may still signal it.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{Signal, killpg};
+use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
+use nix::unistd::Pid;
+
+use crate::collect::sink::JobSink;
+use crate::event::Stream;
+
+const STREAMS: [Stream; 2] = [Stream::Stdout, Stream::Stderr];
+
+/// When to end the job, if it runs too long.
+pub struct Limit {
+    pub timeout: Duration,
+    pub grace: Duration,
+}
+
+/// Drains `pipes` into `sink` until they close and `pid` has exited (not reaped).
+/// Returns whether the job overran its limit and was signalled.
+pub fn supervise(
+    pid: i32,
+    pipes: [Option<OwnedFd>; 2],
+    sink: &mut JobSink<'_>,
+    buf: &mut [u8],
+    limit: Option<&Limit>,
+) -> bool {
+    let mut open: [Option<File>; 2] = pipes.map(|p| p.map(File::from));
+    let Some(limit) = limit else {
+        drain(&mut open, sink, buf, None, None);
+        wait_for_exit(pid);
+        return false;
+    };
+    let pidfd = pidfd_open(pid);
+    let mut deadline = Instant::now() + limit.timeout;
+    let mut stage = 0; // 0: running, 1: SIGTERM sent, 2: SIGKILL sent
+    let mut exited = false;
+    loop {
+        let now = Instant::now();
+        if now >= deadline && stage < 2 {
+            let signal = if stage == 0 {
+                Signal::SIGTERM
+            } else {
+                Signal::SIGKILL
+            };
+            let _ = killpg(Pid::from_raw(pid), signal);
+            stage += 1;
+            deadline = now + limit.grace;
+            continue;
+        }
+        let wait = (stage < 2).then(|| deadline.saturating_duration_since(now));
+        if open.iter().any(Option::is_some) {
+            // Without a pidfd, look at the process now and then.
+            let wait = match &pidfd {
+                Some(_) => wait,
+                None => Some(wait.map_or(Duration::from_millis(50), |w| {
+                    w.min(Duration::from_millis(50))
+                })),
+            };
+            exited |= drain(
+                &mut open,
+                sink,
+                buf,
+                wait,
+                pidfd.as_ref().filter(|_| !exited),
+            );
+            if pidfd.is_none() {
+                exited |= has_exited(pid);
+            }
+        } else if exited || has_exited(pid) {
+            break;
+        } else {
+            match &pidfd {
+                Some(fd) => {
+                    let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+                    let _ = poll(&mut fds, timeout_of(wait));
+                }
+                None => std::thread::sleep(wait.map_or(Duration::from_millis(50), |w| {
+                    w.min(Duration::from_millis(50))
+                })),
+            }
+            exited = has_exited(pid);
+        }
+        if exited && open.iter().all(Option::is_none) {
+            break;
+        }
+    }
+    if stage > 0 {
+        // Whatever is left of the group (grandchildren that ignored SIGTERM) dies too.
+        let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+    }
+    stage > 0
+}
+
+fn timeout_of(wait: Option<Duration>) -> PollTimeout {
+    match wait {
+        None => PollTimeout::NONE,
+        Some(w) => PollTimeout::try_from(w.as_millis().min(i32::MAX as u128) as i32 + 1)
+            .unwrap_or(PollTimeout::MAX),
+    }
+}
+
+/// Reads whatever is ready (blocking up to `wait`, or until both pipes close when `wait` is
+/// `None`). With `exit_fd`, also returns early, with true, when the process exits.
+fn drain(
+    open: &mut [Option<File>; 2],
+    sink: &mut JobSink<'_>,
+    buf: &mut [u8],
+    wait: Option<Duration>,
+    exit_fd: Option<&OwnedFd>,
+) -> bool {
+    loop {
+        let mut fds: Vec<PollFd<'_>> = Vec::with_capacity(3);
+        let mut which = [usize::MAX; 3];
+        for (i, file) in open.iter().enumerate() {
+            if let Some(file) = file {
+                which[fds.len()] = i;
+                fds.push(PollFd::new(file.as_fd(), PollFlags::POLLIN));
+            }
+        }
+        if fds.is_empty() {
+            return false;
+        }
+        let pipes = fds.len();
+        if let Some(fd) = exit_fd {
+            fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
+        }
+        let ready: Vec<bool> = if pipes == 1 && exit_fd.is_none() && wait.is_none() {
+            // One pipe and nothing else to watch: a blocking read is all it takes.
+            vec![true]
+        } else {
+            match poll(&mut fds, timeout_of(wait)) {
+                Ok(0) => return false,
+                Ok(_) => fds.iter().map(|f| f.any().unwrap_or(true)).collect(),
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(_) => vec![true; fds.len()],
+            }
+        };
+        drop(fds);
+        for (k, &is_ready) in ready.iter().enumerate().take(pipes) {
+            if !is_ready {
+                continue;
+            }
+            let i = which[k];
+            if let Some(file) = &mut open[i] {
+                match file.read(buf) {
+                    Ok(0) => open[i] = None,
+                    Ok(n) => sink.push(STREAMS[i], &buf[..n]),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(_) => open[i] = None,
+                }
+            }
+        }
+        if exit_fd.is_some() && ready.get(pipes) == Some(&true) {
+            return true;
+        }
+        if wait.is_some() {
+            return false;
+        }
+    }
+}
+
+/// A pidfd for `pid` (Linux 5.3+), readable once the process exits.
+fn pidfd_open(pid: i32) -> Option<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    // SAFETY: a non-negative result is a freshly opened fd that nothing else owns.
+    (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+fn has_exited(pid: i32) -> bool {
+    let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT | WaitPidFlag::WNOHANG;
+    loop {
+        match waitid(Id::Pid(Pid::from_raw(pid)), flags) {
+            Ok(WaitStatus::StillAlive) => return false,
+            Err(nix::errno::Errno::EINTR) => continue,
+            _ => return true,
+        }
+    }
+}
+
+/// Blocks until `pid` has exited, without reaping it.
+fn wait_for_exit(pid: i32) {
+    let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT;
+    while let Err(nix::errno::Errno::EINTR) = waitid(Id::Pid(Pid::from_raw(pid)), flags) {}
+}

@@ -25,7 +25,12 @@ use clap::Parser;
 pub struct Cli {
     /// Run at most N jobs at once: N, N% of the CPUs, +N or -N relative to the CPUs, or 0 for
     /// as many as the input allows [default: number of CPUs]
-    #[arg(short = 'j', long = "jobs", value_name = "N", allow_hyphen_values = true)]
+    #[arg(
+        short = 'j',
+        long = "jobs",
+        value_name = "N",
+        allow_hyphen_values = true
+    )]
     pub jobs: Option<String>,
 
     /// Input items end with NUL instead of newline

@@ -117,7 +117,18 @@ impl Config {
         let colsep = cli
             .colsep
             .as_deref()
-            .map(|re| Regex::new(re).with_context(|| format!("invalid --colsep regex '{re}'")))
+            .map(|re| {
+                Regex::new(re).map_err(|e| {
+                    // The regex crate explains syntax errors over several lines; the last
+                    // one says what is wrong.
+                    let why = e.to_string();
+                    let why = why.lines().last().unwrap_or_default();
+                    anyhow!(
+                        "invalid --colsep regex '{re}': {}",
+                        why.trim().trim_start_matches("error: ")
+                    )
+                })
+            })
             .transpose()?;
 
         let max_args = match cli.max_args {

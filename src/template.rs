@@ -66,7 +66,7 @@ enum Shape {
 #[derive(Debug, Clone)]
 pub struct Template {
     shape: Shape,
-    /// Whether any item replacement string occurs; if none, values are appended.
+    /// Whether any replacement string occurs; if none, values are appended.
     uses_items: bool,
     /// The largest `N` of any `{N…}`, 0 if none.
     max_index: usize,
@@ -123,9 +123,9 @@ impl Template {
             Shape::Shell(w) => w.0.iter().collect(),
             Shape::ItemsAreCommands => Vec::new(),
         };
-        let uses_items = pieces
-            .iter()
-            .any(|p| matches!(p, Piece::Replace(Value::All | Value::Nth(_), _)));
+        // Any replacement string, even `{#}` alone, means the values are not appended
+        // (GNU parallel does the same).
+        let uses_items = pieces.iter().any(|p| matches!(p, Piece::Replace(..)));
         let max_index = pieces
             .iter()
             .filter_map(|p| match p {
@@ -460,10 +460,8 @@ mod tests {
 
     #[test]
     fn values_are_appended_when_no_replacement_string() {
-        assert_eq!(
-            argv(&["echo", "{#}", "{%}"], &[b"a"]),
-            ["echo", "7", "2", "a"]
-        );
+        assert_eq!(argv(&["echo", "{#}", "{%}"], &[b"a"]), ["echo", "7", "2"]);
+        assert_eq!(argv(&["echo", "x"], &[b"a", b"b"]), ["echo", "x", "a", "b"]);
         assert_eq!(argv(&["echo"], &[b""]), ["echo", ""]);
     }
 

@@ -1,0 +1,191 @@
+//! Helpers shared by the integration tests: run the real `pmap` binary with exact stdin
+//! bytes and compare exact stdout bytes, stderr and exit code.
+
+#![allow(dead_code)]
+
+use std::ffi::{OsStr, OsString};
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::ffi::OsStrExt;
+use std::process::{Child, ChildStdout};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use assert_cmd::Command;
+
+/// The `pmap` binary under test, with a clean `PMAP_SHELL` and a safety timeout.
+pub fn pmap() -> Command {
+    let mut cmd = Command::cargo_bin("pmap").expect("the pmap binary is built");
+    cmd.env_remove("PMAP_SHELL")
+        .timeout(Duration::from_secs(60));
+    cmd
+}
+
+/// The path of the `pmap` binary, for tests that need `std::process::Command`.
+pub fn pmap_path() -> &'static str {
+    env!("CARGO_BIN_EXE_pmap")
+}
+
+/// What one run of pmap produced.
+pub struct Out {
+    pub stdout: Vec<u8>,
+    pub stderr: String,
+    pub code: i32,
+}
+
+impl std::fmt::Debug for Out {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.code,
+            show(&self.stdout),
+            self.stderr
+        )
+    }
+}
+
+/// Shows bytes with everything non-printable escaped, for assertion messages.
+pub fn show(bytes: &[u8]) -> String {
+    bytes.escape_ascii().to_string()
+}
+
+/// Turns raw bytes into one command-line argument.
+pub fn os(bytes: &[u8]) -> OsString {
+    OsStr::from_bytes(bytes).to_os_string()
+}
+
+/// Runs `cmd` with exactly `stdin` on its standard input.
+pub fn run_cmd(cmd: &mut Command, stdin: impl Into<Vec<u8>>) -> Out {
+    let output = cmd.write_stdin(stdin).output().expect("pmap runs");
+    Out {
+        stdout: output.stdout,
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        code: output.status.code().unwrap_or(-1),
+    }
+}
+
+/// Runs pmap with `args` and exactly `stdin` on its standard input.
+pub fn run<I, S>(args: I, stdin: impl Into<Vec<u8>>) -> Out
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    run_cmd(pmap().args(args), stdin)
+}
+
+impl Out {
+    /// Asserts the exact stdout bytes and exit code, and an empty stderr.
+    #[track_caller]
+    pub fn ok(&self, stdout: impl AsRef<[u8]>) -> &Self {
+        self.check(stdout, "", 0)
+    }
+
+    /// Asserts the exact stdout bytes, stderr text and exit code.
+    #[track_caller]
+    pub fn check(&self, stdout: impl AsRef<[u8]>, stderr: &str, code: i32) -> &Self {
+        let stdout = stdout.as_ref();
+        assert!(
+            self.stdout == stdout && self.stderr == stderr && self.code == code,
+            "expected exit {code}\n--- stdout ---\n{}\n--- stderr ---\n{stderr}\n\
+             ======== but got ========\n{self:?}",
+            show(stdout)
+        );
+        self
+    }
+
+    /// Asserts that pmap refused to run: exit 255, nothing on stdout, and exactly one line
+    /// on stderr, starting `pmap: `. Returns that line.
+    #[track_caller]
+    pub fn usage_error(&self) -> &str {
+        assert_eq!(self.code, 255, "{self:?}");
+        assert!(self.stdout.is_empty(), "{self:?}");
+        assert!(
+            self.stderr.starts_with("pmap: ")
+                && self.stderr.ends_with('\n')
+                && self.stderr.matches('\n').count() == 1,
+            "expected one stderr line starting 'pmap: ', got {self:?}"
+        );
+        self.stderr.trim_end()
+    }
+
+    /// The stdout lines, sorted (for runs without `-k`).
+    pub fn sorted_lines(&self) -> Vec<String> {
+        let mut lines: Vec<String> = String::from_utf8_lossy(&self.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        lines.sort();
+        lines
+    }
+}
+
+/// Reads a child's stdout line by line on a thread, so a test can wait for the next line
+/// with a timeout.
+pub struct LineReader {
+    rx: mpsc::Receiver<Option<Vec<u8>>>,
+}
+
+impl LineReader {
+    pub fn new(stdout: ChildStdout) -> Self {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
+            loop {
+                let mut line = Vec::new();
+                match reader.read_until(b'\n', &mut line) {
+                    Ok(0) | Err(_) => {
+                        let _ = tx.send(None);
+                        return;
+                    }
+                    Ok(_) => {
+                        if tx.send(Some(line)).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+        LineReader { rx }
+    }
+
+    /// The next line (with its newline), `None` at end of output; panics after `timeout`.
+    #[track_caller]
+    pub fn next_line(&self, timeout: Duration) -> Option<Vec<u8>> {
+        self.rx
+            .recv_timeout(timeout)
+            .unwrap_or_else(|_| panic!("no output line from pmap within {timeout:?}"))
+    }
+
+    /// Everything until end of output.
+    pub fn rest(&self, timeout: Duration) -> Vec<u8> {
+        let mut all = Vec::new();
+        while let Some(line) = self.next_line(timeout) {
+            all.extend(line);
+        }
+        all
+    }
+}
+
+/// Waits for a child, killing it if it takes longer than `timeout`; returns its exit code.
+#[track_caller]
+pub fn wait_with_timeout(child: &mut Child, timeout: Duration) -> i32 {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait for pmap") {
+            return status.code().unwrap_or(-1);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("pmap did not exit within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Reads all of a child's stderr.
+pub fn read_all(mut r: impl Read) -> String {
+    let mut s = Vec::new();
+    let _ = r.read_to_end(&mut s);
+    String::from_utf8_lossy(&s).into_owned()
+}

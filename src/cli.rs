@@ -6,7 +6,16 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::Parser;
+use clap::{Parser, ValueEnum};
+
+/// The executor behind `--pool`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PoolKind {
+    /// A fresh process per job
+    Thread,
+    /// Long-lived worker processes fed items on stdin
+    Process,
+}
 
 /// Run a command once per input item, many at a time.
 ///
@@ -105,6 +114,15 @@ pub struct Cli {
     /// Also keep each job's output in DIR/<seq>/stdout, stderr and meta.json
     #[arg(long = "results", value_name = "DIR")]
     pub results: Option<PathBuf>,
+
+    /// How jobs run: a fresh process per job (thread), or long-lived workers that read one
+    /// item per line on stdin and answer one line each (process)
+    #[arg(long = "pool", value_name = "KIND", value_enum, default_value_t = PoolKind::Thread)]
+    pub pool: PoolKind,
+
+    /// With --pool process: replace each worker after it has handled N items
+    #[arg(long = "max-tasks", value_name = "N")]
+    pub max_tasks: Option<u64>,
 
     /// End a job that runs longer than DURATION (30, 1.5s, 500ms, 2m, 1h): SIGTERM to its
     /// process group, then SIGKILL after the kill grace; the job fails

@@ -11,7 +11,7 @@ use regex::bytes::Regex;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use crate::cli::Cli;
+use crate::cli::{Cli, PoolKind};
 use crate::collect::joblog;
 use crate::halt::Halt;
 use crate::input::{InputConfig, SourceSpec};
@@ -28,6 +28,9 @@ pub struct Config {
     pub shell: OsString,
     pub output: OutputConfig,
     pub control: ControlConfig,
+    pub pool: PoolKind,
+    /// `--max-tasks`: items a process-pool worker handles before it is replaced.
+    pub max_tasks: Option<u64>,
     pub dry_run: bool,
 }
 
@@ -178,6 +181,26 @@ impl Config {
             }
         }
 
+        if cli.pool == PoolKind::Process {
+            if template.uses_job_values() {
+                bail!(
+                    "--pool process starts each worker once, so only {{%}} can be used in its \
+                     command; items reach the worker on its stdin"
+                );
+            }
+            if command.is_empty() {
+                bail!("--pool process needs a worker command");
+            }
+            if cli.dry_run {
+                bail!("--dry-run cannot be used with --pool process");
+            }
+        } else if cli.max_tasks.is_some() {
+            bail!("--max-tasks needs --pool process");
+        }
+        if cli.max_tasks == Some(0) {
+            bail!("--max-tasks must be at least 1");
+        }
+
         let shell = std::env::var_os("PMAP_SHELL")
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| OsString::from("/bin/sh"));
@@ -203,6 +226,8 @@ impl Config {
                 memory_limit: DEFAULT_MEMORY_LIMIT,
             },
             control,
+            pool: cli.pool,
+            max_tasks: cli.max_tasks,
             dry_run: cli.dry_run,
         })
     }

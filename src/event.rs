@@ -100,6 +100,11 @@ pub enum Event {
     Skipped { seq: u64 },
     /// The input has ended after this many jobs.
     InputEnded { total: u64 },
-    /// Reading the input failed; no more jobs will come.
-    InputError(String),
+    /// pmap itself failed (reading the input, starting a worker): exit 255. An empty
+    /// message means the failure was already reported.
+    Fatal(String),
+    /// Something worth telling the user that is not a failure of pmap.
+    Notice(String),
+    /// Whole lines a `--pool process` worker wrote to stderr.
+    WorkerStderr { data: Spool },
 }

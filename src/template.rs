@@ -146,6 +146,20 @@ impl Template {
         self.max_index
     }
 
+    /// Whether the command uses anything of a particular job (`{}`, `{N}`, `{#}`, …), as
+    /// opposed to only the slot (`{%}`).
+    pub fn uses_job_values(&self) -> bool {
+        let words: Vec<&Word> = match &self.shape {
+            Shape::Direct(ws) => ws.iter().collect(),
+            Shape::Shell(w) => vec![w],
+            Shape::ItemsAreCommands => return true,
+        };
+        words
+            .iter()
+            .flat_map(|w| &w.0)
+            .any(|p| matches!(p, Piece::Replace(v, _) if *v != Value::Slot))
+    }
+
     /// Whether the command runs through a shell.
     pub fn is_shell(&self) -> bool {
         !matches!(self.shape, Shape::Direct(_))

@@ -20,7 +20,7 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
 
 use crate::config::Config;
-use crate::event::Event;
+use crate::event::{Event, Stream};
 use crate::exit::Outcome;
 use crate::halt::HaltMode;
 use crate::pool::Control;
@@ -117,10 +117,14 @@ impl Collector<'_> {
                 self.total = Some(total);
                 self.check_halt();
             }
-            Event::InputError(message) => {
-                self.printer.notice(&message);
+            Event::Fatal(message) => {
+                if !message.is_empty() {
+                    self.printer.notice(&message);
+                }
                 self.printer.set_error();
             }
+            Event::Notice(message) => self.printer.notice(&message),
+            Event::WorkerStderr { mut data } => self.printer.write(Stream::Stderr, &mut data),
         }
     }
 

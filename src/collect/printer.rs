@@ -204,7 +204,7 @@ impl<'a> Printer<'a> {
         }
     }
 
-    fn write(&mut self, stream: Stream, data: &mut Spool) {
+    pub fn write(&mut self, stream: Stream, data: &mut Spool) {
         if data.is_empty() || self.closed {
             return;
         }

@@ -183,7 +183,7 @@ impl<'a> JobSink<'a> {
 
 /// Appends the complete lines of `bytes` (after what `partial` held) to `out`, each behind
 /// `prefix`, and keeps the unfinished rest in `partial`.
-fn push_lines(
+pub(crate) fn push_lines(
     prefix: &[u8],
     partial: &mut Spool,
     bytes: &[u8],

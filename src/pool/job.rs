@@ -37,8 +37,27 @@ pub struct JobEnv {
 }
 
 impl JobEnv {
+    /// A sink for one attempt's output, with its `--results` files if asked for; and the
+    /// error if those could not be created.
+    pub fn sink(&self, context: JobContext<'_>) -> (JobSink<'_>, Option<String>) {
+        let mut error = None;
+        let results = self.config.output.results.as_deref().and_then(|dir| {
+            ResultFiles::create(dir, context.seq)
+                .map_err(|e| error = Some(format!("cannot write --results files: {e}")))
+                .ok()
+        });
+        let sink = JobSink::new(
+            &self.config.output,
+            context,
+            &self.events,
+            &self.budget,
+            results,
+        );
+        (sink, error)
+    }
+
     /// Sleeps until `--delay` allows another start, and books the slot after it.
-    fn pace(&self) {
+    pub fn pace(&self) {
         let Some(delay) = self.config.control.delay else {
             return;
         };
@@ -53,13 +72,26 @@ impl JobEnv {
     }
 }
 
-/// Runs `job` in `slot`, retrying it under `--retries`, and returns how its last attempt
-/// ended. `buf` is the worker's reusable read buffer.
+/// Runs `job` in `slot` as a fresh process, retrying it under `--retries`, and returns how
+/// its last attempt ended. `buf` is the worker's reusable read buffer.
 pub fn run(job: Job, slot: usize, env: &JobEnv, buf: &mut [u8]) -> JobResult {
+    with_retries(job, env, |job| run_once(job, slot, env, buf))
+}
+
+/// One attempt at a job: how it ended, and its `--results` files to finish.
+pub type Attempt = (JobResult, Option<ResultFiles>);
+
+/// Makes attempts at `job` until one succeeds, `--retries` runs out or pmap stops; the last
+/// attempt is the job's result.
+pub fn with_retries(
+    job: Job,
+    env: &JobEnv,
+    mut attempt_once: impl FnMut(&Job) -> Attempt,
+) -> JobResult {
     let attempts = env.config.control.retries + 1;
     let mut attempt = 1;
     loop {
-        let (mut result, results) = run_once(&job, slot, env, buf);
+        let (mut result, results) = attempt_once(&job);
         result.attempts = attempt;
         let stop = env.control.is_stopping();
         if result.succeeded() || attempt == attempts || stop {
@@ -78,12 +110,7 @@ pub fn run(job: Job, slot: usize, env: &JobEnv, buf: &mut [u8]) -> JobResult {
     }
 }
 
-fn run_once(
-    job: &Job,
-    slot: usize,
-    env: &JobEnv,
-    buf: &mut [u8],
-) -> (JobResult, Option<ResultFiles>) {
+fn run_once(job: &Job, slot: usize, env: &JobEnv, buf: &mut [u8]) -> Attempt {
     let config = &env.config;
     let context = JobContext {
         values: &job.values,
@@ -113,13 +140,7 @@ fn run_once(
         .env("PMAP_SEQ", job.seq.to_string())
         .env("PMAP_SLOT", slot.to_string());
 
-    let mut error = None;
-    let results = config.output.results.as_deref().and_then(|dir| {
-        ResultFiles::create(dir, job.seq)
-            .map_err(|e| error = Some(format!("cannot write --results files: {e}")))
-            .ok()
-    });
-    let mut sink = JobSink::new(&config.output, context, &env.events, &env.budget, results);
+    let (mut sink, error) = env.sink(context);
     let limit = config.control.timeout.map(|timeout| Limit {
         timeout,
         grace: config.control.kill_grace,
@@ -157,27 +178,53 @@ fn run_once(
         }
     };
     let runtime = clock.elapsed();
+    let mut attempt = finish_attempt(
+        sink,
+        error,
+        job.seq,
+        slot,
+        command_line,
+        status,
+        start,
+        runtime,
+    );
+    attempt.0.timed_out = timed_out;
+    attempt
+}
+
+/// Assembles an attempt's result once its output is complete.
+#[allow(clippy::too_many_arguments)]
+pub fn finish_attempt(
+    sink: JobSink<'_>,
+    error: Option<String>,
+    seq: u64,
+    slot: usize,
+    command: Vec<u8>,
+    status: JobStatus,
+    start: SystemTime,
+    runtime: std::time::Duration,
+) -> Attempt {
     let received = sink.received;
     let (output, results, sink_error) = sink.finish();
     let result = JobResult {
-        seq: job.seq,
+        seq,
         slot,
         values: Vec::new(),
-        command: command_line,
+        command,
         status,
         output,
         start,
         runtime,
         attempts: 1,
         received,
-        timed_out,
+        timed_out: false,
         interrupted: false,
         error: error.or(sink_error),
     };
     (result, results)
 }
 
-fn not_started(name: &OsStr, e: &io::Error) -> JobStatus {
+pub fn not_started(name: &OsStr, e: &io::Error) -> JobStatus {
     let name = display(name);
     let (code, why) = match e.kind() {
         io::ErrorKind::NotFound => (127, "command not found".to_string()),

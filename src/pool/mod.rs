@@ -5,6 +5,7 @@
 //! and signal the process groups of the jobs that are running.
 
 pub mod job;
+pub mod process;
 pub mod supervise;
 pub mod thread;
 

@@ -100,7 +100,7 @@ pub fn supervise(
     stage > 0
 }
 
-fn timeout_of(wait: Option<Duration>) -> PollTimeout {
+pub(crate) fn timeout_of(wait: Option<Duration>) -> PollTimeout {
     match wait {
         None => PollTimeout::NONE,
         Some(w) => PollTimeout::try_from(w.as_millis().min(i32::MAX as u128) as i32 + 1)
@@ -169,14 +169,14 @@ fn drain(
 }
 
 /// A pidfd for `pid` (Linux 5.3+), readable once the process exits.
-fn pidfd_open(pid: i32) -> Option<OwnedFd> {
+pub(crate) fn pidfd_open(pid: i32) -> Option<OwnedFd> {
     // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
     // SAFETY: a non-negative result is a freshly opened fd that nothing else owns.
     (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
-fn has_exited(pid: i32) -> bool {
+pub(crate) fn has_exited(pid: i32) -> bool {
     let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT | WaitPidFlag::WNOHANG;
     loop {
         match waitid(Id::Pid(Pid::from_raw(pid)), flags) {
@@ -188,7 +188,7 @@ fn has_exited(pid: i32) -> bool {
 }
 
 /// Blocks until `pid` has exited, without reaping it.
-fn wait_for_exit(pid: i32) {
+pub(crate) fn wait_for_exit(pid: i32) {
     let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT;
     while let Err(nix::errno::Errno::EINTR) = waitid(Id::Pid(Pid::from_raw(pid)), flags) {}
 }

@@ -1,5 +1,7 @@
-//! The thread pool (`--pool thread`, the default): up to `-j` worker threads, started as
-//! they are needed, each running one fresh process per job, fed through a bounded channel.
+//! The worker threads behind both pools: up to `-j` of them, started as they are needed and
+//! fed through a bounded channel. With `--pool thread` (the default) each job is a fresh
+//! process ([`job::run`]); with `--pool process` each thread keeps one long-lived worker
+//! process ([`process::Slot`]).
 
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -7,12 +9,13 @@ use std::sync::{Arc, Mutex};
 
 use crossbeam_channel::{Receiver, Sender, select};
 
+use crate::cli::PoolKind;
 use crate::collect::spool::MemoryBudget;
 use crate::config::Config;
 use crate::event::Event;
 use crate::input::Job;
-use crate::pool::Control;
 use crate::pool::job::{self, JobEnv};
+use crate::pool::{Control, process};
 
 /// What the job reader hands the pool.
 pub enum Work {
@@ -99,9 +102,11 @@ impl ThreadPool {
                 self.shared.env.control.worker_exited();
                 // Running with fewer workers than asked is better than not running at all.
                 if slot == 1 {
-                    let _ = self.shared.env.events.send(Event::InputError(format!(
-                        "cannot start a worker thread: {e}"
-                    )));
+                    let _ = self
+                        .shared
+                        .env
+                        .events
+                        .send(Event::Fatal(format!("cannot start a worker thread: {e}")));
                     return false;
                 }
                 self.spawned = self.shared.env.config.jobs;
@@ -114,6 +119,8 @@ impl ThreadPool {
 fn worker(shared: &Shared, slot: usize) {
     let control = &shared.env.control;
     let mut buf = vec![0u8; 64 * 1024];
+    let mut persistent = (shared.env.config.pool == PoolKind::Process)
+        .then(|| process::Slot::new(slot, &shared.env));
     loop {
         shared.idle.fetch_add(1, Ordering::SeqCst);
         let work = select! {
@@ -129,13 +136,19 @@ fn worker(shared: &Shared, slot: usize) {
             Work::Job(job) if shared.env.config.control.skip.contains(&job.seq) => {
                 Event::Skipped { seq: job.seq }
             }
-            Work::Job(job) => Event::Finished(Box::new(job::run(job, slot, &shared.env, &mut buf))),
-            Work::ReadError(e) => Event::InputError(format!("cannot read input: {e}")),
+            Work::Job(job) => Event::Finished(Box::new(match &mut persistent {
+                Some(worker) => worker.run(job, &shared.env, &mut buf),
+                None => job::run(job, slot, &shared.env, &mut buf),
+            })),
+            Work::ReadError(e) => Event::Fatal(format!("cannot read input: {e}")),
             Work::End { total } => Event::InputEnded { total },
         };
         if shared.env.events.send(event).is_err() {
             break;
         }
+    }
+    if let Some(mut worker) = persistent {
+        worker.retire(&shared.env, shared.env.config.control.kill_grace);
     }
     control.worker_exited();
 }

@@ -8,6 +8,14 @@ use std::path::PathBuf;
 
 use clap::{Parser, ValueEnum};
 
+/// When to colour output (`--color`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    Auto,
+    Always,
+    Never,
+}
+
 /// The executor behind `--pool`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PoolKind {
@@ -158,13 +166,30 @@ pub struct Cli {
     #[arg(long = "resume-failed", requires = "joblog")]
     pub resume_failed: bool,
 
+    /// Show a progress bar on stderr (when it is a terminal): done/total, failures, rate, ETA
+    #[arg(long = "bar")]
+    pub bar: bool,
+
+    /// Show the estimated time left on stderr (when it is a terminal)
+    #[arg(long = "eta", conflicts_with = "bar")]
+    pub eta: bool,
+
+    /// Print each command on stderr as it starts
+    #[arg(short = 'v', long = "verbose")]
+    pub verbose: bool,
+
+    /// Colour tags and pmap's failure notices: auto (when the output is a terminal and
+    /// NO_COLOR is unset), always or never
+    #[arg(long = "color", value_name = "WHEN", value_enum, default_value_t = ColorWhen::Auto)]
+    pub color: ColorWhen,
+
     /// The command, its arguments, and any `:::`/`::::` input sources
     #[arg(value_name = "COMMAND", trailing_var_arg = true)]
     pub command: Vec<OsString>,
 }
 
 const AFTER_LONG_HELP: &str = "\
-Replacement strings:
+REPLACEMENT STRINGS:
   {}      the item (all of the job's values)     {#}   the job number, from 1
   {.}     without its last extension             {%}   the slot number, 1..jobs
   {/}     basename                               {N}   column or input source N
@@ -172,12 +197,12 @@ Replacement strings:
   {/.}    basename without extension
   Without any replacement string, the values are appended as extra arguments.
 
-Examples:
+EXAMPLES:
   cat urls.txt | pmap -j8 curl -sO
   find . -name '*.png' | pmap 'convert {} {.}.webp'
   pmap -k echo ::: a b ::: 1 2
   pmap --colsep , 'echo {2} {1}' :::: pairs.csv
 
-Exit status:
+EXIT STATUS:
   0 all jobs succeeded; 1-100 the number of failed jobs; 101 more than 100 failed;
   255 pmap itself could not run (bad usage, unreadable input).";

@@ -11,8 +11,11 @@ use regex::bytes::Regex;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use crate::cli::{Cli, PoolKind};
+use std::io::{self, IsTerminal};
+
+use crate::cli::{Cli, ColorWhen, PoolKind};
 use crate::collect::joblog;
+use crate::collect::progress::ProgressKind;
 use crate::halt::Halt;
 use crate::input::{InputConfig, SourceSpec};
 use crate::template::{TagTemplate, Template};
@@ -74,6 +77,13 @@ pub struct OutputConfig {
     pub results: Option<PathBuf>,
     /// Bytes of job output held in memory, in all buffers together, before spilling to disk.
     pub memory_limit: usize,
+    /// `--bar` / `--eta`.
+    pub progress: Option<ProgressKind>,
+    /// `-v`: print each command on stderr as it starts.
+    pub verbose: bool,
+    /// Colour tags on stdout / on stderr and pmap's notices.
+    pub color_stdout: bool,
+    pub color_stderr: bool,
 }
 
 /// The default bound on buffered output in memory.
@@ -224,12 +234,32 @@ impl Config {
                 json: cli.json,
                 results: cli.results,
                 memory_limit: DEFAULT_MEMORY_LIMIT,
+                progress: if cli.bar {
+                    Some(ProgressKind::Bar)
+                } else if cli.eta {
+                    Some(ProgressKind::Eta)
+                } else {
+                    None
+                },
+                verbose: cli.verbose,
+                color_stdout: use_color(cli.color, io::stdout().is_terminal()),
+                color_stderr: use_color(cli.color, io::stderr().is_terminal()),
             },
             control,
             pool: cli.pool,
             max_tasks: cli.max_tasks,
             dry_run: cli.dry_run,
         })
+    }
+}
+
+/// `--color`: `auto` colours a terminal unless NO_COLOR is set (https://no-color.org);
+/// `always` and `never` say it outright.
+fn use_color(when: ColorWhen, is_terminal: bool) -> bool {
+    match when {
+        ColorWhen::Always => true,
+        ColorWhen::Never => false,
+        ColorWhen::Auto => is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
     }
 }
 

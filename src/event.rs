@@ -96,6 +96,8 @@ pub enum Event {
     },
     /// A job finished (successfully or not). Its output events, if any, came before.
     Finished(Box<JobResult>),
+    /// `-v`: a job is starting; its command line.
+    Started { command: Vec<u8> },
     /// A job was skipped because `--resume` found it in the joblog.
     Skipped { seq: u64 },
     /// The input has ended after this many jobs.

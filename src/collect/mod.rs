@@ -9,6 +9,7 @@ pub mod dry_run;
 pub mod joblog;
 pub mod json;
 pub mod printer;
+pub mod progress;
 pub mod results;
 pub mod sink;
 pub mod spool;
@@ -115,6 +116,7 @@ impl Collector<'_> {
             Event::Skipped { seq } => self.printer.skipped(seq),
             Event::InputEnded { total } => {
                 self.total = Some(total);
+                self.printer.set_total(total);
                 self.check_halt();
             }
             Event::Fatal(message) => {
@@ -124,6 +126,10 @@ impl Collector<'_> {
                 self.printer.set_error();
             }
             Event::Notice(message) => self.printer.notice(&message),
+            Event::Started { mut command } => {
+                command.push(b'\n');
+                self.printer.write_stderr(&command);
+            }
             Event::WorkerStderr { mut data } => self.printer.write(Stream::Stderr, &mut data),
         }
     }

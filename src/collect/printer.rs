@@ -9,6 +9,7 @@ use std::io::{self, BufWriter, Read, StdoutLock, Write};
 use std::sync::Arc;
 
 use crate::collect::json;
+use crate::collect::progress::Progress;
 use crate::collect::spool::{MemoryBudget, Spool};
 use crate::config::OutputConfig;
 use crate::event::{Captured, JobResult, JobStatus, Stream};
@@ -36,6 +37,7 @@ pub struct Printer<'a> {
     error: bool,
     /// Stdout is gone (closed downstream or unwritable): print nothing more.
     closed: bool,
+    progress: Option<Progress>,
 }
 
 impl<'a> Printer<'a> {
@@ -49,6 +51,7 @@ impl<'a> Printer<'a> {
             tally: Tally::default(),
             error: false,
             closed: false,
+            progress: config.progress.and_then(Progress::new),
         }
     }
 
@@ -87,6 +90,9 @@ impl<'a> Printer<'a> {
         } else if !result.interrupted {
             self.tally.failed += 1;
         }
+        if let Some(progress) = &mut self.progress {
+            progress.job_done(result.succeeded());
+        }
         if !self.config.keep_order {
             self.complete(result);
         } else if result.seq == self.next {
@@ -114,10 +120,40 @@ impl<'a> Printer<'a> {
         self.tally
     }
 
+    /// The input has ended after `total` jobs.
+    pub fn set_total(&self, total: u64) {
+        if let Some(progress) = &self.progress {
+            progress.set_total(total);
+        }
+    }
+
     /// pmap's own message, never mixed into job output.
     pub fn notice(&mut self, message: &str) {
+        let line = if self.config.color_stderr {
+            format!("\x1b[1;31mpmap:\x1b[0m {message}\n")
+        } else {
+            format!("pmap: {message}\n")
+        };
+        self.write_stderr(line.as_bytes());
+    }
+
+    /// Writes bytes to stderr, after what stdout holds, below any job output so far.
+    pub fn write_stderr(&mut self, bytes: &[u8]) {
         self.flush();
-        let _ = writeln!(io::stderr().lock(), "pmap: {message}");
+        self.above_progress(|_| {
+            let _ = io::stderr().lock().write_all(bytes);
+        });
+    }
+
+    /// Runs a write to the terminal with the progress display cleared around it.
+    fn above_progress(&mut self, f: impl FnOnce(&mut Self)) {
+        match self.progress.take() {
+            Some(progress) => {
+                progress.suspend(|| f(self));
+                self.progress = Some(progress);
+            }
+            None => f(self),
+        }
     }
 
     pub fn set_error(&mut self) {
@@ -197,27 +233,36 @@ impl<'a> Printer<'a> {
     }
 
     fn write_stdout(&mut self, bytes: &[u8]) {
-        if !self.closed {
-            if let Err(e) = self.out.write_all(bytes) {
-                self.output_failed(e);
-            }
+        if self.closed {
+            return;
         }
+        let shown = self.progress.is_some();
+        self.above_progress(|p| {
+            let written = p.out.write_all(bytes);
+            if let Err(e) = written.and_then(|()| if shown { p.out.flush() } else { Ok(()) }) {
+                p.output_failed(e);
+            }
+        });
     }
 
     pub fn write(&mut self, stream: Stream, data: &mut Spool) {
         if data.is_empty() || self.closed {
             return;
         }
+        let shown = self.progress.is_some();
         match stream {
-            Stream::Stdout => {
-                if let Err(e) = data.drain_to(&mut self.out) {
-                    self.output_failed(e);
+            Stream::Stdout => self.above_progress(|p| {
+                let written = data.drain_to(&mut p.out);
+                if let Err(e) = written.and_then(|()| if shown { p.out.flush() } else { Ok(()) }) {
+                    p.output_failed(e);
                 }
-            }
+            }),
             Stream::Stderr => {
                 // Stdout first, so a terminal showing both sees them in the order they came.
                 self.flush();
-                let _ = data.drain_to(&mut io::stderr().lock());
+                self.above_progress(|_| {
+                    let _ = data.drain_to(&mut io::stderr().lock());
+                });
             }
         }
     }
@@ -250,6 +295,9 @@ impl<'a> Printer<'a> {
             }
         }
         self.flush();
+        if let Some(progress) = &self.progress {
+            progress.finish();
+        }
         if self.error {
             Outcome::Error
         } else {

@@ -55,13 +55,20 @@ impl<'a> JobSink<'a> {
         let prefix = match &config.tag {
             None => [Vec::new(), Vec::new()],
             Some(tag) => {
-                let mut p = Vec::new();
-                tag.render_into(job, &mut p);
-                p.push(b'\t');
+                let mut text = Vec::new();
+                tag.render_into(job, &mut text);
+                let colored = |on: bool| {
+                    if on {
+                        [&b"\x1b[36m"[..], &text, b"\x1b[0m\t"].concat()
+                    } else {
+                        [&text[..], b"\t"].concat()
+                    }
+                };
                 if config.merge_stderr {
+                    let p = colored(config.color_stdout);
                     [[&p[..], b"out\t"].concat(), [&p[..], b"err\t"].concat()]
                 } else {
-                    [p.clone(), p]
+                    [colored(config.color_stdout), colored(config.color_stderr)]
                 }
             }
         };

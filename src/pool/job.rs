@@ -141,6 +141,11 @@ fn run_once(job: &Job, slot: usize, env: &JobEnv, buf: &mut [u8]) -> Attempt {
         .env("PMAP_SLOT", slot.to_string());
 
     let (mut sink, error) = env.sink(context);
+    if config.output.verbose {
+        let _ = env.events.send(Event::Started {
+            command: command_line.clone(),
+        });
+    }
     let limit = config.control.timeout.map(|timeout| Limit {
         timeout,
         grace: config.control.kill_grace,

@@ -88,6 +88,11 @@ impl Slot {
         };
         let item = job.values.join(&b' ');
         let (mut sink, error) = env.sink(context);
+        if config.output.verbose {
+            let _ = env.events.send(Event::Started {
+                command: item.clone(),
+            });
+        }
         env.pace();
         let start = SystemTime::now();
         let clock = Instant::now();

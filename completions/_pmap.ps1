@@ -1,0 +1,76 @@
+
+using namespace System.Management.Automation
+using namespace System.Management.Automation.Language
+
+Register-ArgumentCompleter -Native -CommandName 'pmap' -ScriptBlock {
+    param($wordToComplete, $commandAst, $cursorPosition)
+
+    $commandElements = $commandAst.CommandElements
+    $command = @(
+        'pmap'
+        for ($i = 1; $i -lt $commandElements.Count; $i++) {
+            $element = $commandElements[$i]
+            if ($element -isnot [StringConstantExpressionAst] -or
+                $element.StringConstantType -ne [StringConstantType]::BareWord -or
+                $element.Value.StartsWith('-') -or
+                $element.Value -eq $wordToComplete) {
+                break
+        }
+        $element.Value
+    }) -join ';'
+
+    $completions = @(switch ($command) {
+        'pmap' {
+            [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'Run at most N jobs at once: N, N% of the CPUs, +N or -N relative to the CPUs, or 0 for as many as the input allows [default: number of CPUs]')
+            [CompletionResult]::new('--jobs', '--jobs', [CompletionResultType]::ParameterName, 'Run at most N jobs at once: N, N% of the CPUs, +N or -N relative to the CPUs, or 0 for as many as the input allows [default: number of CPUs]')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Input items end with DELIM (one byte; `\n`, `\t`, `\0` and `\\` escapes accepted)')
+            [CompletionResult]::new('--delimiter', '--delimiter', [CompletionResultType]::ParameterName, 'Input items end with DELIM (one byte; `\n`, `\t`, `\0` and `\\` escapes accepted)')
+            [CompletionResult]::new('-a', '-a', [CompletionResultType]::ParameterName, 'Read items from FILE (repeatable; each file is one input source)')
+            [CompletionResult]::new('--arg-file', '--arg-file', [CompletionResultType]::ParameterName, 'Read items from FILE (repeatable; each file is one input source)')
+            [CompletionResult]::new('--colsep', '--colsep', [CompletionResultType]::ParameterName, 'Split each item into columns {1}, {2}, ... at matches of REGEX')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Give each job up to N items')
+            [CompletionResult]::new('--max-args', '--max-args', [CompletionResultType]::ParameterName, 'Give each job up to N items')
+            [CompletionResult]::new('-I', '-I ', [CompletionResultType]::ParameterName, 'Use STR instead of {} as the replacement string for the items')
+            [CompletionResult]::new('--tagstring', '--tagstring', [CompletionResultType]::ParameterName, 'Start every output line with STR (replacement strings allowed) and a TAB')
+            [CompletionResult]::new('--results', '--results', [CompletionResultType]::ParameterName, 'Also keep each job''s output in DIR/<seq>/stdout, stderr and meta.json')
+            [CompletionResult]::new('--pool', '--pool', [CompletionResultType]::ParameterName, 'How jobs run: a fresh process per job (thread), or long-lived workers that read one item per line on stdin and answer one line each (process)')
+            [CompletionResult]::new('--max-tasks', '--max-tasks', [CompletionResultType]::ParameterName, 'With --pool process: replace each worker after it has handled N items')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'End a job that runs longer than DURATION (30, 1.5s, 500ms, 2m, 1h): SIGTERM to its process group, then SIGKILL after the kill grace; the job fails')
+            [CompletionResult]::new('--kill-grace', '--kill-grace', [CompletionResultType]::ParameterName, 'How long a job gets between SIGTERM and SIGKILL [default: 2s]')
+            [CompletionResult]::new('--retries', '--retries', [CompletionResultType]::ParameterName, 'Run a failed job up to N more times; only its last attempt''s output is printed')
+            [CompletionResult]::new('--delay', '--delay', [CompletionResultType]::ParameterName, 'Wait at least DURATION between job starts')
+            [CompletionResult]::new('--halt', '--halt', [CompletionResultType]::ParameterName, 'When to stop early: never, or now,COND / soon,COND with COND fail=N, success=N, done=N or the same with N% (e.g. --halt now,fail=1)')
+            [CompletionResult]::new('--joblog', '--joblog', [CompletionResultType]::ParameterName, 'Log each finished job to FILE, in GNU parallel''s joblog format')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour tags and pmap''s failure notices: auto (when the output is a terminal and NO_COLOR is unset), always or never')
+            [CompletionResult]::new('-0', '-0', [CompletionResultType]::ParameterName, 'Input items end with NUL instead of newline')
+            [CompletionResult]::new('--null', '--null', [CompletionResultType]::ParameterName, 'Input items end with NUL instead of newline')
+            [CompletionResult]::new('--link', '--link', [CompletionResultType]::ParameterName, 'Combine several input sources pairwise instead of as a cartesian product; shorter sources wrap around')
+            [CompletionResult]::new('--shell', '--shell', [CompletionResultType]::ParameterName, 'Always run the command through the shell ($PMAP_SHELL or /bin/sh)')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Print each command as it would run, in input order, and run nothing')
+            [CompletionResult]::new('-k', '-k', [CompletionResultType]::ParameterName, 'Print output in input order, whatever order the jobs finish in')
+            [CompletionResult]::new('--keep-order', '--keep-order', [CompletionResultType]::ParameterName, 'Print output in input order, whatever order the jobs finish in')
+            [CompletionResult]::new('--group', '--group', [CompletionResultType]::ParameterName, 'Print each job''s output whole when it finishes: stdout, then stderr (the default)')
+            [CompletionResult]::new('--line-buffer', '--line-buffer', [CompletionResultType]::ParameterName, 'Print output lines as soon as they are complete; a line never mixes with another''s')
+            [CompletionResult]::new('--lb', '--lb', [CompletionResultType]::ParameterName, 'Print output lines as soon as they are complete; a line never mixes with another''s')
+            [CompletionResult]::new('-u', '-u', [CompletionResultType]::ParameterName, 'Pass output through as it arrives (fastest; chunks of different jobs may mix)')
+            [CompletionResult]::new('--ungroup', '--ungroup', [CompletionResultType]::ParameterName, 'Pass output through as it arrives (fastest; chunks of different jobs may mix)')
+            [CompletionResult]::new('--tag', '--tag', [CompletionResultType]::ParameterName, 'Start every output line with the job''s items and a TAB')
+            [CompletionResult]::new('--merge-stderr', '--merge-stderr', [CompletionResultType]::ParameterName, 'Send each job''s stderr lines to stdout, joined with its stdout lines in arrival order')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object per finished job instead of its raw output')
+            [CompletionResult]::new('--resume', '--resume', [CompletionResultType]::ParameterName, 'Skip jobs already in the --joblog file; append to it')
+            [CompletionResult]::new('--resume-failed', '--resume-failed', [CompletionResultType]::ParameterName, 'Re-run jobs the --joblog file records as failed, skip its successes; append to it')
+            [CompletionResult]::new('--bar', '--bar', [CompletionResultType]::ParameterName, 'Show a progress bar on stderr (when it is a terminal): done/total, failures, rate, ETA')
+            [CompletionResult]::new('--eta', '--eta', [CompletionResultType]::ParameterName, 'Show the estimated time left on stderr (when it is a terminal)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print each command on stderr as it starts')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print each command on stderr as it starts')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+    })
+
+    $completions.Where{ $_.CompletionText -like "$wordToComplete*" } |
+        Sort-Object -Property ListItemText
+}

@@ -1,0 +1,70 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[pmap] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'pmap'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'pmap'= {
+            cand -j 'Run at most N jobs at once: N, N% of the CPUs, +N or -N relative to the CPUs, or 0 for as many as the input allows [default: number of CPUs]'
+            cand --jobs 'Run at most N jobs at once: N, N% of the CPUs, +N or -N relative to the CPUs, or 0 for as many as the input allows [default: number of CPUs]'
+            cand -d 'Input items end with DELIM (one byte; `\n`, `\t`, `\0` and `\\` escapes accepted)'
+            cand --delimiter 'Input items end with DELIM (one byte; `\n`, `\t`, `\0` and `\\` escapes accepted)'
+            cand -a 'Read items from FILE (repeatable; each file is one input source)'
+            cand --arg-file 'Read items from FILE (repeatable; each file is one input source)'
+            cand --colsep 'Split each item into columns {1}, {2}, ... at matches of REGEX'
+            cand -n 'Give each job up to N items'
+            cand --max-args 'Give each job up to N items'
+            cand -I 'Use STR instead of {} as the replacement string for the items'
+            cand --tagstring 'Start every output line with STR (replacement strings allowed) and a TAB'
+            cand --results 'Also keep each job''s output in DIR/<seq>/stdout, stderr and meta.json'
+            cand --pool 'How jobs run: a fresh process per job (thread), or long-lived workers that read one item per line on stdin and answer one line each (process)'
+            cand --max-tasks 'With --pool process: replace each worker after it has handled N items'
+            cand --timeout 'End a job that runs longer than DURATION (30, 1.5s, 500ms, 2m, 1h): SIGTERM to its process group, then SIGKILL after the kill grace; the job fails'
+            cand --kill-grace 'How long a job gets between SIGTERM and SIGKILL [default: 2s]'
+            cand --retries 'Run a failed job up to N more times; only its last attempt''s output is printed'
+            cand --delay 'Wait at least DURATION between job starts'
+            cand --halt 'When to stop early: never, or now,COND / soon,COND with COND fail=N, success=N, done=N or the same with N% (e.g. --halt now,fail=1)'
+            cand --joblog 'Log each finished job to FILE, in GNU parallel''s joblog format'
+            cand --color 'Colour tags and pmap''s failure notices: auto (when the output is a terminal and NO_COLOR is unset), always or never'
+            cand -0 'Input items end with NUL instead of newline'
+            cand --null 'Input items end with NUL instead of newline'
+            cand --link 'Combine several input sources pairwise instead of as a cartesian product; shorter sources wrap around'
+            cand --shell 'Always run the command through the shell ($PMAP_SHELL or /bin/sh)'
+            cand --dry-run 'Print each command as it would run, in input order, and run nothing'
+            cand -k 'Print output in input order, whatever order the jobs finish in'
+            cand --keep-order 'Print output in input order, whatever order the jobs finish in'
+            cand --group 'Print each job''s output whole when it finishes: stdout, then stderr (the default)'
+            cand --line-buffer 'Print output lines as soon as they are complete; a line never mixes with another''s'
+            cand --lb 'Print output lines as soon as they are complete; a line never mixes with another''s'
+            cand -u 'Pass output through as it arrives (fastest; chunks of different jobs may mix)'
+            cand --ungroup 'Pass output through as it arrives (fastest; chunks of different jobs may mix)'
+            cand --tag 'Start every output line with the job''s items and a TAB'
+            cand --merge-stderr 'Send each job''s stderr lines to stdout, joined with its stdout lines in arrival order'
+            cand --json 'Print one JSON object per finished job instead of its raw output'
+            cand --resume 'Skip jobs already in the --joblog file; append to it'
+            cand --resume-failed 'Re-run jobs the --joblog file records as failed, skip its successes; append to it'
+            cand --bar 'Show a progress bar on stderr (when it is a terminal): done/total, failures, rate, ETA'
+            cand --eta 'Show the estimated time left on stderr (when it is a terminal)'
+            cand -v 'Print each command on stderr as it starts'
+            cand --verbose 'Print each command on stderr as it starts'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+    ]
+    $completions[$command]
+}

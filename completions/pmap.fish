@@ -1,0 +1,38 @@
+complete -c pmap -s j -l jobs -d 'Run at most N jobs at once: N, N% of the CPUs, +N or -N relative to the CPUs, or 0 for as many as the input allows [default: number of CPUs]' -r
+complete -c pmap -s d -l delimiter -d 'Input items end with DELIM (one byte; `\\n`, `\\t`, `\\0` and `\\\\` escapes accepted)' -r
+complete -c pmap -s a -l arg-file -d 'Read items from FILE (repeatable; each file is one input source)' -r -F
+complete -c pmap -l colsep -d 'Split each item into columns {1}, {2}, ... at matches of REGEX' -r
+complete -c pmap -s n -l max-args -d 'Give each job up to N items' -r
+complete -c pmap -s I -d 'Use STR instead of {} as the replacement string for the items' -r
+complete -c pmap -l tagstring -d 'Start every output line with STR (replacement strings allowed) and a TAB' -r
+complete -c pmap -l results -d 'Also keep each job\'s output in DIR/<seq>/stdout, stderr and meta.json' -r -F
+complete -c pmap -l pool -d 'How jobs run: a fresh process per job (thread), or long-lived workers that read one item per line on stdin and answer one line each (process)' -r -f -a "thread\t'A fresh process per job'
+process\t'Long-lived worker processes fed items on stdin'"
+complete -c pmap -l max-tasks -d 'With --pool process: replace each worker after it has handled N items' -r
+complete -c pmap -l timeout -d 'End a job that runs longer than DURATION (30, 1.5s, 500ms, 2m, 1h): SIGTERM to its process group, then SIGKILL after the kill grace; the job fails' -r
+complete -c pmap -l kill-grace -d 'How long a job gets between SIGTERM and SIGKILL [default: 2s]' -r
+complete -c pmap -l retries -d 'Run a failed job up to N more times; only its last attempt\'s output is printed' -r
+complete -c pmap -l delay -d 'Wait at least DURATION between job starts' -r
+complete -c pmap -l halt -d 'When to stop early: never, or now,COND / soon,COND with COND fail=N, success=N, done=N or the same with N% (e.g. --halt now,fail=1)' -r
+complete -c pmap -l joblog -d 'Log each finished job to FILE, in GNU parallel\'s joblog format' -r -F
+complete -c pmap -l color -d 'Colour tags and pmap\'s failure notices: auto (when the output is a terminal and NO_COLOR is unset), always or never' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c pmap -s 0 -l null -d 'Input items end with NUL instead of newline'
+complete -c pmap -l link -d 'Combine several input sources pairwise instead of as a cartesian product; shorter sources wrap around'
+complete -c pmap -l shell -d 'Always run the command through the shell ($PMAP_SHELL or /bin/sh)'
+complete -c pmap -l dry-run -d 'Print each command as it would run, in input order, and run nothing'
+complete -c pmap -s k -l keep-order -d 'Print output in input order, whatever order the jobs finish in'
+complete -c pmap -l group -d 'Print each job\'s output whole when it finishes: stdout, then stderr (the default)'
+complete -c pmap -l line-buffer -l lb -d 'Print output lines as soon as they are complete; a line never mixes with another\'s'
+complete -c pmap -s u -l ungroup -d 'Pass output through as it arrives (fastest; chunks of different jobs may mix)'
+complete -c pmap -l tag -d 'Start every output line with the job\'s items and a TAB'
+complete -c pmap -l merge-stderr -d 'Send each job\'s stderr lines to stdout, joined with its stdout lines in arrival order'
+complete -c pmap -l json -d 'Print one JSON object per finished job instead of its raw output'
+complete -c pmap -l resume -d 'Skip jobs already in the --joblog file; append to it'
+complete -c pmap -l resume-failed -d 'Re-run jobs the --joblog file records as failed, skip its successes; append to it'
+complete -c pmap -l bar -d 'Show a progress bar on stderr (when it is a terminal): done/total, failures, rate, ETA'
+complete -c pmap -l eta -d 'Show the estimated time left on stderr (when it is a terminal)'
+complete -c pmap -s v -l verbose -d 'Print each command on stderr as it starts'
+complete -c pmap -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c pmap -s V -l version -d 'Print version'

@@ -1,0 +1,200 @@
+//! The terminal side of pmap: the progress bar under a real pseudo-terminal (tmux), colour,
+//! `-v` and help. tmux is installed by `.ci/run`.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn pmap_bin() -> std::path::PathBuf {
+    assert_cmd::cargo::cargo_bin("pmap")
+}
+
+/// A private tmux server running one shell command in a 120×40 terminal.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn start(command: &str) -> Tmux {
+        assert!(
+            Path::new("/usr/bin/tmux").exists() || which("tmux"),
+            "tmux is needed for the terminal tests (apt-get install tmux)"
+        );
+        let socket = format!("pmap-test-{}-{}", std::process::id(), rand_suffix());
+        let status = Command::new("tmux")
+            .args(["-L", &socket, "new-session", "-d", "-x", "120", "-y", "40"])
+            .arg(command)
+            .env_remove("TMUX")
+            .status()
+            .expect("start tmux");
+        assert!(status.success());
+        Tmux { socket }
+    }
+
+    fn screen(&self, escapes: bool) -> String {
+        let mut cmd = Command::new("tmux");
+        cmd.args(["-L", &self.socket, "capture-pane", "-p"]);
+        if escapes {
+            cmd.arg("-e");
+        }
+        String::from_utf8_lossy(&cmd.output().expect("capture-pane").stdout).into_owned()
+    }
+
+    /// Waits until the screen contains `marker`; returns the screen.
+    fn wait_for(&self, marker: &str, escapes: bool) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.screen(escapes);
+            if screen.contains(marker) {
+                return screen;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "timed out waiting for {marker:?}; screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .status();
+    }
+}
+
+fn which(name: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {name}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+#[test]
+fn bar_never_tears_job_output_and_finishes() {
+    let items: Vec<String> = (1..=30).map(|i| i.to_string()).collect();
+    let command = format!(
+        "{} --bar -j3 -k sh -c 'sleep 0.02; echo line $1 done' sh ::: {}; echo PMAP-EXIT $?; sleep 60",
+        pmap_bin().display(),
+        items.join(" ")
+    );
+    let tmux = Tmux::start(&command);
+    let screen = tmux.wait_for("PMAP-EXIT", false);
+    let lines: Vec<&str> = screen.lines().map(str::trim_end).collect();
+    for i in 1..=30 {
+        let expected = format!("line {i} done");
+        assert_eq!(
+            lines.iter().filter(|l| **l == expected).count(),
+            1,
+            "{expected:?} is not intact exactly once; screen:\n{screen}"
+        );
+    }
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("30/30") && l.contains("ETA")),
+        "no finished bar; screen:\n{screen}"
+    );
+    assert!(lines.contains(&"PMAP-EXIT 0"), "screen:\n{screen}");
+}
+
+#[test]
+fn colour_follows_the_terminal_and_no_color() {
+    let bin = pmap_bin();
+    let tmux = Tmux::start(&format!(
+        "{b} --tag echo ::: plain; NO_COLOR=1 {b} --tag echo ::: nocolor; \
+         NO_COLOR=1 {b} --color always --tag echo ::: forced; echo DONE; sleep 60",
+        b = bin.display()
+    ));
+    let screen = tmux.wait_for("DONE", true);
+    let line = |word: &str| {
+        screen
+            .lines()
+            .find(|l| l.contains(word))
+            .unwrap_or_else(|| panic!("no {word} line; screen:\n{screen}"))
+            .to_string()
+    };
+    assert!(
+        line("plain").contains("\x1b["),
+        "auto on a terminal colours the tag"
+    );
+    assert!(
+        !line("nocolor").contains("\x1b["),
+        "NO_COLOR turns colour off"
+    );
+    assert!(
+        line("forced").contains("\x1b["),
+        "--color always beats NO_COLOR"
+    );
+}
+
+#[test]
+fn color_always_and_never_off_a_terminal() {
+    let out = Command::new(pmap_bin())
+        .args(["--color", "always", "--tag", "echo", ":::", "a"])
+        .output()
+        .unwrap();
+    assert_eq!(out.stdout, b"\x1b[36ma\x1b[0m\ta\n");
+    let out = Command::new(pmap_bin())
+        .args(["--color", "never", "--tag", "echo", ":::", "a"])
+        .output()
+        .unwrap();
+    assert_eq!(out.stdout, b"a\ta\n");
+    let out = Command::new(pmap_bin())
+        .args(["--color", "always", "nosuchcommand-xyz", ":::", "a"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "\x1b[1;31mpmap:\x1b[0m cannot run 'nosuchcommand-xyz': command not found\n"
+    );
+    let out = Command::new(pmap_bin())
+        .args(["--color", "sometimes", "echo", ":::", "a"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(255));
+}
+
+#[test]
+fn bar_is_not_drawn_when_stderr_is_not_a_terminal() {
+    let out = Command::new(pmap_bin())
+        .args(["--bar", "-k", "echo", ":::", "a", "b"])
+        .output()
+        .unwrap();
+    assert_eq!(out.stdout, b"a\nb\n");
+    assert_eq!(out.stderr, b"");
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn verbose_prints_each_command_on_stderr() {
+    let out = Command::new(pmap_bin())
+        .args(["-v", "-j1", "echo", "{}", ":::", "a b", "c"])
+        .output()
+        .unwrap();
+    assert_eq!(out.stdout, b"a b\nc\n");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "echo 'a b'\necho c\n");
+}
+
+#[test]
+fn help_has_examples_and_short_help_is_short() {
+    let long = Command::new(pmap_bin()).arg("--help").output().unwrap();
+    let long = String::from_utf8(long.stdout).unwrap();
+    assert!(long.contains("EXAMPLES:"), "{long}");
+    assert!(long.contains("EXIT STATUS:"), "{long}");
+    assert!(long.contains("--keep-order"));
+    let short = Command::new(pmap_bin()).arg("-h").output().unwrap();
+    assert_eq!(short.status.code(), Some(0));
+    let short = String::from_utf8(short.stdout).unwrap();
+    assert!(!short.contains("EXAMPLES:"));
+    assert!(short.lines().count() < long.lines().count());
+}

@@ -2,12 +2,12 @@
 //! process group with stdin on /dev/null, supervise it (see [`super::supervise`]), reap it,
 //! and retry it under `--retries`.
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::io;
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
@@ -120,18 +120,7 @@ fn run_once(job: &Job, slot: usize, env: &JobEnv, buf: &mut [u8]) -> Attempt {
     let rendered = config.template.render(context);
     let mut command_line = Vec::new();
     rendered.display_line_into(&mut command_line);
-    let (mut command, name) = match &rendered {
-        Rendered::Argv(argv) => {
-            let mut c = Command::new(&argv[0]);
-            c.args(&argv[1..]);
-            (c, argv[0].as_os_str())
-        }
-        Rendered::ShellLine(line) => {
-            let mut c = Command::new(&config.shell);
-            c.arg("-c").arg(OsStr::from_bytes(line));
-            (c, config.shell.as_os_str())
-        }
-    };
+    let (mut command, name) = command_for(&rendered, &config.shell);
     command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -156,7 +145,7 @@ fn run_once(job: &Job, slot: usize, env: &JobEnv, buf: &mut [u8]) -> Attempt {
     let clock = Instant::now();
     let mut timed_out = false;
     let status = match command.spawn() {
-        Err(e) => not_started(name, &e),
+        Err(e) => not_started(&name, &e),
         Ok(mut child) => {
             let pid = child.id() as i32;
             env.control.register(slot, pid);
@@ -170,16 +159,7 @@ fn run_once(job: &Job, slot: usize, env: &JobEnv, buf: &mut [u8]) -> Attempt {
                 let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
             }
             env.control.unregister(slot);
-            match child.wait() {
-                Ok(status) => match status.signal() {
-                    Some(sig) => JobStatus::Signaled(sig),
-                    None => JobStatus::Exited(status.code().unwrap_or(-1)),
-                },
-                Err(e) => JobStatus::NotStarted {
-                    code: 126,
-                    message: format!("cannot wait for '{}': {e}", display(name)),
-                },
-            }
+            reap(&mut child, &name)
         }
     };
     let runtime = clock.elapsed();
@@ -227,6 +207,37 @@ pub fn finish_attempt(
         error: error.or(sink_error),
     };
     (result, results)
+}
+
+/// The process for a rendered command: the argv itself, or the shell with `-c LINE`. Also
+/// returns the program's name, for messages.
+pub fn command_for(rendered: &Rendered, shell: &OsStr) -> (Command, OsString) {
+    match rendered {
+        Rendered::Argv(argv) => {
+            let mut c = Command::new(&argv[0]);
+            c.args(&argv[1..]);
+            (c, argv[0].clone())
+        }
+        Rendered::ShellLine(line) => {
+            let mut c = Command::new(shell);
+            c.arg("-c").arg(OsStr::from_bytes(line));
+            (c, shell.to_os_string())
+        }
+    }
+}
+
+/// Reaps an exited child and says how it ended.
+pub fn reap(child: &mut Child, name: &OsStr) -> JobStatus {
+    match child.wait() {
+        Ok(status) => match status.signal() {
+            Some(sig) => JobStatus::Signaled(sig),
+            None => JobStatus::Exited(status.code().unwrap_or(-1)),
+        },
+        Err(e) => JobStatus::NotStarted {
+            code: 126,
+            message: format!("cannot wait for '{}': {e}", display(name)),
+        },
+    }
 }
 
 pub fn not_started(name: &OsStr, e: &io::Error) -> JobStatus {

@@ -9,9 +9,8 @@ use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{Child, Command, Stdio};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 use nix::poll::{PollFd, PollFlags, poll};
@@ -22,9 +21,9 @@ use crate::collect::sink::push_lines;
 use crate::collect::spool::Spool;
 use crate::event::{Event, JobStatus, Stream};
 use crate::input::Job;
-use crate::pool::job::{Attempt, JobEnv, finish_attempt, not_started};
+use crate::pool::job::{Attempt, JobEnv, command_for, finish_attempt, not_started, reap};
 use crate::pool::supervise::{has_exited, timeout_of};
-use crate::template::{JobContext, Rendered};
+use crate::template::JobContext;
 
 /// One slot's worker process, started on first use and replaced when it dies.
 pub struct Slot {
@@ -230,18 +229,7 @@ impl Slot {
             seq: 0,
             slot: self.slot,
         });
-        let (mut command, name) = match &rendered {
-            Rendered::Argv(argv) => {
-                let mut c = Command::new(&argv[0]);
-                c.args(&argv[1..]);
-                (c, argv[0].clone())
-            }
-            Rendered::ShellLine(line) => {
-                let mut c = Command::new(&config.shell);
-                c.arg("-c").arg(OsStr::from_bytes(line));
-                (c, config.shell.clone())
-            }
-        };
+        let (mut command, name) = command_for(&rendered, &config.shell);
         command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -316,16 +304,7 @@ impl Slot {
             let _ = killpg(Pid::from_raw(worker.pid), Signal::SIGKILL);
         }
         env.control.unregister(self.slot);
-        match worker.child.wait() {
-            Ok(status) => match status.signal() {
-                Some(sig) => JobStatus::Signaled(sig),
-                None => JobStatus::Exited(status.code().unwrap_or(-1)),
-            },
-            Err(e) => JobStatus::NotStarted {
-                code: 1,
-                message: format!("cannot wait for the worker: {e}"),
-            },
-        }
+        reap(&mut worker.child, OsStr::new("the worker"))
     }
 }
 

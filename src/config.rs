@@ -1,7 +1,7 @@
 //! Turns parsed flags into a validated [`Config`]. Bad usage fails here, before any job
 //! starts; everything after this stage takes `&Config`, never clap types.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
 
@@ -29,6 +29,9 @@ pub struct Config {
     pub template: Template,
     /// The shell for shell-mode commands: `$PMAP_SHELL` or `/bin/sh`.
     pub shell: OsString,
+    /// The program every job runs (name as given, and where `$PATH` finds it), looked up
+    /// once, so that each spawn is a single exec instead of a walk along `$PATH`.
+    pub program: Option<(OsString, PathBuf)>,
     pub output: OutputConfig,
     pub control: ControlConfig,
     pub pool: PoolKind,
@@ -215,7 +218,31 @@ impl Config {
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| OsString::from("/bin/sh"));
 
+        let program = template.literal_program().and_then(|name| {
+            let name = OsStr::from_bytes(name);
+            find_in_path(name).map(|path| (name.to_os_string(), path))
+        });
+        if cli.pool == PoolKind::Process {
+            // One command serves every item: if it cannot start, say so once, up front.
+            if let Some(name) = template.literal_program() {
+                let name = OsStr::from_bytes(name);
+                let found = if name.as_bytes().contains(&b'/') {
+                    is_executable(std::path::Path::new(name))
+                } else {
+                    program.is_some()
+                };
+                if !found {
+                    bail!("cannot run '{}': command not found", name.to_string_lossy());
+                }
+            }
+        }
+        let shell = match find_in_path(&shell) {
+            Some(path) => path.into_os_string(),
+            None => shell,
+        };
+
         Ok(Config {
+            program,
             jobs,
             input: InputConfig {
                 sources: all_sources,
@@ -293,6 +320,29 @@ fn control_config(cli: &Cli) -> Result<ControlConfig> {
         append_joblog,
         skip,
     })
+}
+
+/// Where `execvp` would find `name`: the first executable regular file named so in a
+/// `$PATH` directory. `None` for a name with a slash (used as it is) or one not found (the
+/// spawn then reports it).
+fn find_in_path(name: &OsStr) -> Option<PathBuf> {
+    if name.is_empty() || name.as_bytes().contains(&b'/') {
+        return None;
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).find_map(|dir| {
+        let dir = if dir.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            dir
+        };
+        let candidate = dir.join(name);
+        is_executable(&candidate).then_some(candidate)
+    })
+}
+
+fn is_executable(path: &std::path::Path) -> bool {
+    path.is_file() && nix::unistd::access(path, nix::unistd::AccessFlags::X_OK).is_ok()
 }
 
 fn file_source(path: PathBuf) -> SourceSpec {

@@ -160,6 +160,17 @@ impl Template {
             .any(|p| matches!(p, Piece::Replace(v, _) if *v != Value::Slot))
     }
 
+    /// The program of a directly executed command, when it is the same for every job.
+    pub fn literal_program(&self) -> Option<&[u8]> {
+        match &self.shape {
+            Shape::Direct(words) => match words.first()?.0.as_slice() {
+                [Piece::Literal(name)] => Some(name),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
     /// Whether the command runs through a shell.
     pub fn is_shell(&self) -> bool {
         !matches!(self.shape, Shape::Direct(_))

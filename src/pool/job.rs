@@ -120,7 +120,7 @@ fn run_once(job: &Job, slot: usize, env: &JobEnv, buf: &mut [u8]) -> Attempt {
     let rendered = config.template.render(context);
     let mut command_line = Vec::new();
     rendered.display_line_into(&mut command_line);
-    let (mut command, name) = command_for(&rendered, &config.shell);
+    let (mut command, name) = command_for(&rendered, config);
     command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -211,10 +211,18 @@ pub fn finish_attempt(
 
 /// The process for a rendered command: the argv itself, or the shell with `-c LINE`. Also
 /// returns the program's name, for messages.
-pub fn command_for(rendered: &Rendered, shell: &OsStr) -> (Command, OsString) {
+pub fn command_for(rendered: &Rendered, config: &Config) -> (Command, OsString) {
+    let shell = &config.shell;
     match rendered {
         Rendered::Argv(argv) => {
-            let mut c = Command::new(&argv[0]);
+            let mut c = match &config.program {
+                Some((name, path)) if *name == argv[0] => {
+                    let mut c = Command::new(path);
+                    c.arg0(name);
+                    c
+                }
+                _ => Command::new(&argv[0]),
+            };
             c.args(&argv[1..]);
             (c, argv[0].clone())
         }

@@ -229,7 +229,7 @@ impl Slot {
             seq: 0,
             slot: self.slot,
         });
-        let (mut command, name) = command_for(&rendered, &config.shell);
+        let (mut command, name) = command_for(&rendered, config);
         command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

@@ -1,5 +1,7 @@
 //! `--halt`: when to stop a run early, and how.
 
+use std::sync::Mutex;
+
 use anyhow::{Result, anyhow, bail};
 
 /// How to stop once the condition holds.
@@ -100,6 +102,61 @@ impl Halt {
                 _ => false,
             },
         }
+    }
+}
+
+/// The running count a pool keeps for `--halt`. Workers report each final result here
+/// before they take the next job, so a triggered condition stops the pool before another
+/// job can start in that slot.
+pub struct HaltWatch {
+    policy: Halt,
+    state: Mutex<WatchState>,
+}
+
+#[derive(Default)]
+struct WatchState {
+    tally: Tally,
+    total: Option<u64>,
+    fired: bool,
+}
+
+impl HaltWatch {
+    pub fn new(policy: Halt) -> Self {
+        HaltWatch {
+            policy,
+            state: Mutex::new(WatchState::default()),
+        }
+    }
+
+    /// Counts a job's final result. Returns how to stop and why, the first time the
+    /// condition holds. A job ended by pmap itself counts as neither failed nor succeeded.
+    pub fn job_finished(&self, succeeded: bool, interrupted: bool) -> Option<(HaltMode, String)> {
+        self.update(|state| {
+            if succeeded {
+                state.tally.succeeded += 1;
+            } else if !interrupted {
+                state.tally.failed += 1;
+            }
+        })
+    }
+
+    /// The input has ended after `total` jobs, which percentages need.
+    pub fn input_ended(&self, total: u64) -> Option<(HaltMode, String)> {
+        self.update(|state| state.total = Some(total))
+    }
+
+    fn update(&self, change: impl FnOnce(&mut WatchState)) -> Option<(HaltMode, String)> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        change(&mut state);
+        if state.fired || !self.policy.triggered(state.tally, state.total) {
+            return None;
+        }
+        state.fired = true;
+        let what = format!(
+            "{} failed, {} succeeded",
+            state.tally.failed, state.tally.succeeded
+        );
+        Some((self.policy.mode, what))
     }
 }
 

@@ -26,6 +26,7 @@ use collect::joblog::JobLog;
 use collect::spool::MemoryBudget;
 use config::Config;
 use exit::Outcome;
+use halt::HaltWatch;
 use pool::Control;
 use pool::thread::{ThreadPool, Work};
 
@@ -68,9 +69,22 @@ pub fn run(config: Config) -> Outcome {
         None => None,
     };
     let config = Arc::new(config);
-    let control = Arc::new(Control::new(config.jobs));
+    let control = Arc::new(Control::new(
+        config.jobs,
+        config.control.halt.map(HaltWatch::new),
+        config.control.kill_grace,
+    ));
     if let Err(e) = signals::install(Arc::clone(&control), config.control.kill_grace) {
         eprintln!("pmap: {e:#}");
+        return Outcome::Error;
+    }
+    let grace_keeper = Arc::clone(&control);
+    if let Err(e) = std::thread::Builder::new()
+        .name("pmap-grace".into())
+        .stack_size(64 * 1024)
+        .spawn(move || grace_keeper.enforce_grace())
+    {
+        eprintln!("pmap: cannot start the kill-grace thread: {e}");
         return Outcome::Error;
     }
     let (events_tx, events_rx) = crossbeam_channel::bounded((2 * config.jobs).clamp(16, 256));
@@ -99,7 +113,7 @@ pub fn run(config: Config) -> Outcome {
                     return;
                 }
             }
-            pool.submit(Work::End { total });
+            pool.end(total);
         });
     if let Err(e) = reader {
         eprintln!("pmap: cannot start the input thread: {e}");

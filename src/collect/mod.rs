@@ -18,12 +18,11 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
+use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError, select};
 
 use crate::config::Config;
 use crate::event::{Event, Stream};
 use crate::exit::Outcome;
-use crate::halt::HaltMode;
 use crate::pool::Control;
 use joblog::JobLog;
 use printer::Printer;
@@ -40,10 +39,7 @@ pub fn run(
 ) -> Outcome {
     let mut collector = Collector {
         printer: Printer::new(&config.output, budget),
-        config,
-        control,
         joblog,
-        total: None,
     };
     loop {
         let event = match events.try_recv() {
@@ -56,13 +52,17 @@ pub fn run(
                     control.terminate(config.control.kill_grace);
                 }
                 if !control.is_stopping() {
-                    match events.recv() {
-                        Ok(event) => event,
-                        Err(_) => break,
+                    // A stop wakes the loop too: the input reader may be blocked on a
+                    // terminal, keeping the channel open after the workers have gone.
+                    select! {
+                        recv(events) -> event => match event {
+                            Ok(event) => event,
+                            Err(_) => break,
+                        },
+                        recv(control.stopped()) -> _ => continue,
                     }
                 } else {
-                    // Stopping: keep an eye on the grace period and on the workers leaving.
-                    control.tick();
+                    // Stopping: keep an eye on the workers leaving.
                     match events.recv_timeout(Duration::from_millis(20)) {
                         Ok(event) => event,
                         Err(RecvTimeoutError::Disconnected) => break,
@@ -90,11 +90,7 @@ pub fn run(
 
 struct Collector<'a> {
     printer: Printer<'a>,
-    config: &'a Config,
-    control: &'a Control,
     joblog: Option<JobLog>,
-    /// The number of jobs, once the input has ended.
-    total: Option<u64>,
 }
 
 impl Collector<'_> {
@@ -111,14 +107,9 @@ impl Collector<'_> {
                     }
                 }
                 self.printer.finished(*result);
-                self.check_halt();
             }
             Event::Skipped { seq } => self.printer.skipped(seq),
-            Event::InputEnded { total } => {
-                self.total = Some(total);
-                self.printer.set_total(total);
-                self.check_halt();
-            }
+            Event::InputEnded { total } => self.printer.set_total(total),
             Event::Fatal(message) => {
                 if !message.is_empty() {
                     self.printer.notice(&message);
@@ -131,30 +122,6 @@ impl Collector<'_> {
                 self.printer.write_stderr(&command);
             }
             Event::WorkerStderr { mut data } => self.printer.write(Stream::Stderr, &mut data),
-        }
-    }
-
-    fn check_halt(&mut self) {
-        let Some(halt) = self.config.control.halt else {
-            return;
-        };
-        if self.control.is_stopping() || !halt.triggered(self.printer.tally(), self.total) {
-            return;
-        }
-        let tally = self.printer.tally();
-        let what = format!("{} failed, {} succeeded", tally.failed, tally.succeeded);
-        match halt.mode {
-            HaltMode::Soon => {
-                self.printer.notice(&format!(
-                    "--halt: {what}; starting no more jobs, waiting for the running ones"
-                ));
-                self.control.stop();
-            }
-            HaltMode::Now => {
-                self.printer
-                    .notice(&format!("--halt: {what}; ending the running jobs"));
-                self.control.terminate(self.config.control.kill_grace);
-            }
         }
     }
 }

@@ -9,11 +9,14 @@ pub mod process;
 pub mod supervise;
 pub mod thread;
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
+
+use crate::event::Event;
+use crate::halt::{HaltMode, HaltWatch};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
@@ -31,13 +34,19 @@ pub struct Control {
     live_workers: AtomicUsize,
     /// Running jobs are being ended (SIGTERM sent); SIGKILL follows at this moment.
     kill_at: Mutex<Option<Instant>>,
+    /// Signalled whenever `kill_at` is set or moved.
+    kill_changed: Condvar,
     terminating: AtomicBool,
     /// The signal that interrupted pmap (SIGINT or SIGTERM), 0 if none.
     interrupted_by: AtomicI32,
+    /// `--halt`, if asked for.
+    halt: Option<HaltWatch>,
+    /// `--kill-grace`, for a `--halt now` that ends the running jobs.
+    grace: Duration,
 }
 
 impl Control {
-    pub fn new(slots: usize) -> Self {
+    pub fn new(slots: usize, halt: Option<HaltWatch>, grace: Duration) -> Self {
         let (stop_tx, stop_rx) = crossbeam_channel::bounded(0);
         Control {
             stopping: AtomicBool::new(false),
@@ -46,9 +55,47 @@ impl Control {
             running: (0..slots).map(|_| Mutex::new(0)).collect(),
             live_workers: AtomicUsize::new(0),
             kill_at: Mutex::new(None),
+            kill_changed: Condvar::new(),
             terminating: AtomicBool::new(false),
             interrupted_by: AtomicI32::new(0),
+            halt,
+            grace,
         }
+    }
+
+    /// Counts a job's final result toward `--halt`, stopping the pool if the condition now
+    /// holds. Workers call it before they take another job.
+    pub(crate) fn job_finished(&self, succeeded: bool, interrupted: bool, events: &Sender<Event>) {
+        if let Some(watch) = &self.halt {
+            let verdict = watch.job_finished(succeeded, interrupted);
+            self.halt_if(verdict, events);
+        }
+    }
+
+    /// The input has ended after `total` jobs (percentages in `--halt` need it).
+    pub(crate) fn input_ended(&self, total: u64, events: &Sender<Event>) {
+        if let Some(watch) = &self.halt {
+            let verdict = watch.input_ended(total);
+            self.halt_if(verdict, events);
+        }
+    }
+
+    fn halt_if(&self, verdict: Option<(HaltMode, String)>, events: &Sender<Event>) {
+        let Some((mode, what)) = verdict else { return };
+        if self.is_stopping() {
+            return;
+        }
+        let notice = match mode {
+            HaltMode::Soon => {
+                self.stop();
+                format!("--halt: {what}; starting no more jobs, waiting for the running ones")
+            }
+            HaltMode::Now => {
+                self.terminate(self.grace);
+                format!("--halt: {what}; ending the running jobs")
+            }
+        };
+        let _ = events.send(Event::Notice(notice));
     }
 
     /// Start no more jobs. Idle workers wake up and exit.
@@ -67,7 +114,7 @@ impl Control {
     }
 
     /// Start no more jobs and end the running ones: SIGTERM to their process groups now,
-    /// SIGKILL after `grace` (see [`Control::tick`]).
+    /// SIGKILL after `grace` (see [`Control::enforce_grace`]).
     pub fn terminate(&self, grace: Duration) {
         self.stop();
         self.terminating.store(true, Ordering::SeqCst);
@@ -75,6 +122,7 @@ impl Control {
             let mut kill_at = lock(&self.kill_at);
             if kill_at.is_none() {
                 *kill_at = Some(Instant::now() + grace);
+                self.kill_changed.notify_all();
             }
         }
         self.signal_running(Signal::SIGTERM);
@@ -85,15 +133,33 @@ impl Control {
         self.stop();
         self.terminating.store(true, Ordering::SeqCst);
         *lock(&self.kill_at) = Some(Instant::now());
+        self.kill_changed.notify_all();
         self.signal_running(Signal::SIGKILL);
     }
 
-    /// While terminating: SIGKILL whatever outlived its grace. Call it now and then.
-    pub fn tick(&self) {
-        let due = lock(&self.kill_at).is_some_and(|at| Instant::now() >= at);
-        if due {
-            self.signal_running(Signal::SIGKILL);
+    /// Blocks until a grace given to [`Control::terminate`] is over, then SIGKILLs the
+    /// running jobs. Run it on a thread of its own for the whole run; jobs registered after
+    /// that moment are killed as they register.
+    pub fn enforce_grace(&self) {
+        let mut kill_at = lock(&self.kill_at);
+        loop {
+            let now = Instant::now();
+            kill_at = match *kill_at {
+                Some(at) if now >= at => break,
+                Some(at) => {
+                    self.kill_changed
+                        .wait_timeout(kill_at, at - now)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0
+                }
+                None => self
+                    .kill_changed
+                    .wait(kill_at)
+                    .unwrap_or_else(|p| p.into_inner()),
+            };
         }
+        drop(kill_at);
+        self.signal_running(Signal::SIGKILL);
     }
 
     pub fn is_terminating(&self) -> bool {

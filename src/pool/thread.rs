@@ -13,9 +13,13 @@ use crate::cli::PoolKind;
 use crate::collect::spool::MemoryBudget;
 use crate::config::Config;
 use crate::event::Event;
+use crate::halt::{Halt, Threshold};
 use crate::input::Job;
 use crate::pool::job::{self, JobEnv};
 use crate::pool::{Control, process};
+
+/// How many items are read ahead of the running jobs when `--halt` has a percentage.
+const PERCENT_READ_AHEAD: usize = 4096;
 
 /// What the job reader hands the pool.
 pub enum Work {
@@ -50,7 +54,17 @@ impl ThreadPool {
         events: Sender<Event>,
         budget: Arc<MemoryBudget>,
     ) -> Self {
-        let (work_tx, work_rx) = crossbeam_channel::bounded(config.jobs.clamp(1, 1024));
+        // `--halt` percentages are of the total, known once the input has been read: read
+        // further ahead for them, so that for inputs of up to a few thousand items the
+        // total is known before the first job ends.
+        let ahead = match config.control.halt {
+            Some(Halt {
+                threshold: Threshold::Percent(_),
+                ..
+            }) => PERCENT_READ_AHEAD,
+            _ => config.jobs.clamp(1, 1024),
+        };
+        let (work_tx, work_rx) = crossbeam_channel::bounded(ahead);
         ThreadPool {
             shared: Arc::new(Shared {
                 env: JobEnv {
@@ -85,6 +99,14 @@ impl ThreadPool {
             send(self.work_tx, work) -> sent => sent.is_ok(),
             recv(self.shared.env.control.stopped()) -> _ => false,
         }
+    }
+
+    /// The input has ended after `total` jobs. `--halt` percentages learn the total at
+    /// once, not after the queued jobs have run.
+    pub fn end(mut self, total: u64) {
+        let env = &self.shared.env;
+        env.control.input_ended(total, &env.events);
+        self.submit(Work::End { total });
     }
 
     fn spawn_worker(&mut self) -> bool {
@@ -132,18 +154,25 @@ fn worker(shared: &Shared, slot: usize) {
         if control.is_stopping() {
             break;
         }
-        let event = match work {
+        let events = &shared.env.events;
+        let sent = match work {
             Work::Job(job) if shared.env.config.control.skip.contains(&job.seq) => {
-                Event::Skipped { seq: job.seq }
+                events.send(Event::Skipped { seq: job.seq })
             }
-            Work::Job(job) => Event::Finished(Box::new(match &mut persistent {
-                Some(worker) => worker.run(job, &shared.env, &mut buf),
-                None => job::run(job, slot, &shared.env, &mut buf),
-            })),
-            Work::ReadError(e) => Event::Fatal(format!("cannot read input: {e}")),
-            Work::End { total } => Event::InputEnded { total },
+            Work::Job(job) => {
+                let result = match &mut persistent {
+                    Some(worker) => worker.run(job, &shared.env, &mut buf),
+                    None => job::run(job, slot, &shared.env, &mut buf),
+                };
+                let (succeeded, interrupted) = (result.succeeded(), result.interrupted);
+                let sent = events.send(Event::Finished(Box::new(result)));
+                control.job_finished(succeeded, interrupted, events);
+                sent
+            }
+            Work::ReadError(e) => events.send(Event::Fatal(format!("cannot read input: {e}"))),
+            Work::End { total } => events.send(Event::InputEnded { total }),
         };
-        if shared.env.events.send(event).is_err() {
+        if sent.is_err() {
             break;
         }
     }

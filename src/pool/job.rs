@@ -4,10 +4,9 @@
 
 use std::ffi::{OsStr, OsString};
 use std::io;
-use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
@@ -23,6 +22,7 @@ use nix::unistd::Pid;
 use crate::event::{Event, JobResult, JobStatus};
 use crate::input::Job;
 use crate::pool::Control;
+use crate::pool::spawn::{self, BaseEnv, Spawner};
 use crate::pool::supervise::{Limit, supervise};
 use crate::template::{JobContext, Rendered, display};
 
@@ -32,6 +32,8 @@ pub struct JobEnv {
     pub control: Arc<Control>,
     pub events: Sender<Event>,
     pub budget: Arc<MemoryBudget>,
+    /// The environment every job inherits, built once.
+    pub base_env: BaseEnv,
     /// `--delay`: the earliest moment the next job may start.
     pub next_start: Mutex<Option<Instant>>,
 }
@@ -74,8 +76,14 @@ impl JobEnv {
 
 /// Runs `job` in `slot` as a fresh process, retrying it under `--retries`, and returns how
 /// its last attempt ended. `buf` is the worker's reusable read buffer.
-pub fn run(job: Job, slot: usize, env: &JobEnv, buf: &mut [u8]) -> JobResult {
-    with_retries(job, env, |job| run_once(job, slot, env, buf))
+pub fn run(
+    job: Job,
+    slot: usize,
+    env: &JobEnv,
+    buf: &mut [u8],
+    spawner: &mut Spawner,
+) -> JobResult {
+    with_retries(job, env, |job| run_once(job, slot, env, buf, spawner))
 }
 
 /// One attempt at a job: how it ended, and its `--results` files to finish.
@@ -110,7 +118,13 @@ pub fn with_retries(
     }
 }
 
-fn run_once(job: &Job, slot: usize, env: &JobEnv, buf: &mut [u8]) -> Attempt {
+fn run_once(
+    job: &Job,
+    slot: usize,
+    env: &JobEnv,
+    buf: &mut [u8],
+    spawner: &mut Spawner,
+) -> Attempt {
     let config = &env.config;
     let context = JobContext {
         values: &job.values,
@@ -120,14 +134,12 @@ fn run_once(job: &Job, slot: usize, env: &JobEnv, buf: &mut [u8]) -> Attempt {
     let rendered = config.template.render(context);
     let mut command_line = Vec::new();
     rendered.display_line_into(&mut command_line);
-    let (mut command, name) = command_for(&rendered, config);
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .env("PMAP_SEQ", job.seq.to_string())
-        .env("PMAP_SLOT", slot.to_string());
+    let (program, args) = argv_for(&rendered, config);
+    let name = args[0].to_os_string();
+    let job_env = [
+        format!("PMAP_SEQ={}", job.seq).into_bytes(),
+        format!("PMAP_SLOT={slot}").into_bytes(),
+    ];
 
     let (mut sink, error) = env.sink(context);
     if config.output.verbose {
@@ -144,22 +156,19 @@ fn run_once(job: &Job, slot: usize, env: &JobEnv, buf: &mut [u8]) -> Attempt {
     let start = SystemTime::now();
     let clock = Instant::now();
     let mut timed_out = false;
-    let status = match command.spawn() {
+    let status = match spawner.spawn(program, &args, &env.base_env, &job_env) {
         Err(e) => not_started(&name, &e),
-        Ok(mut child) => {
-            let pid = child.id() as i32;
+        Ok(started) => {
+            let pid = started.pid;
             env.control.register(slot, pid);
-            let pipes = [
-                child.stdout.take().map(OwnedFd::from),
-                child.stderr.take().map(OwnedFd::from),
-            ];
+            let pipes = [Some(started.stdout), Some(started.stderr)];
             timed_out = supervise(pid, pipes, &mut sink, buf, limit.as_ref());
             if env.control.is_terminating() {
                 // pmap is stopping: what is left of the group (grandchildren) ends too.
                 let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
             }
             env.control.unregister(slot);
-            reap(&mut child, &name)
+            spawn::reap(pid, &name)
         }
     };
     let runtime = clock.elapsed();
@@ -209,29 +218,35 @@ pub fn finish_attempt(
     (result, results)
 }
 
-/// The process for a rendered command: the argv itself, or the shell with `-c LINE`. Also
-/// returns the program's name, for messages.
-pub fn command_for(rendered: &Rendered, config: &Config) -> (Command, OsString) {
-    let shell = &config.shell;
+/// The program to start for a rendered command and its arguments (the first is the name
+/// it sees): the argv itself, with the program where `$PATH` found it once per run, or the
+/// shell with `-c LINE`.
+pub fn argv_for<'a>(rendered: &'a Rendered, config: &'a Config) -> (&'a OsStr, Vec<&'a OsStr>) {
     match rendered {
         Rendered::Argv(argv) => {
-            let mut c = match &config.program {
-                Some((name, path)) if *name == argv[0] => {
-                    let mut c = Command::new(path);
-                    c.arg0(name);
-                    c
-                }
-                _ => Command::new(&argv[0]),
+            let program = match &config.program {
+                Some((name, path)) if *name == argv[0] => path.as_os_str(),
+                _ => argv[0].as_os_str(),
             };
-            c.args(&argv[1..]);
-            (c, argv[0].clone())
+            (program, argv.iter().map(OsString::as_os_str).collect())
         }
         Rendered::ShellLine(line) => {
-            let mut c = Command::new(shell);
-            c.arg("-c").arg(OsStr::from_bytes(line));
-            (c, shell.to_os_string())
+            let shell = config.shell.as_os_str();
+            (
+                shell,
+                vec![shell, OsStr::new("-c"), OsStr::from_bytes(line)],
+            )
         }
     }
+}
+
+/// [`argv_for`] as a `Command`, for long-lived processes (the process pool's workers).
+/// Also returns the program's name, for messages.
+pub fn command_for(rendered: &Rendered, config: &Config) -> (Command, OsString) {
+    let (program, args) = argv_for(rendered, config);
+    let mut command = Command::new(program);
+    command.arg0(args[0]).args(&args[1..]);
+    (command, args[0].to_os_string())
 }
 
 /// Reaps an exited child and says how it ended.

@@ -16,6 +16,7 @@ use crate::event::Event;
 use crate::halt::{Halt, Threshold};
 use crate::input::Job;
 use crate::pool::job::{self, JobEnv};
+use crate::pool::spawn::{BaseEnv, Spawner};
 use crate::pool::{Control, process};
 
 /// How many items are read ahead of the running jobs when `--halt` has a percentage.
@@ -72,6 +73,7 @@ impl ThreadPool {
                     config,
                     control,
                     events,
+                    base_env: BaseEnv::capture(),
                     next_start: Mutex::new(None),
                 },
                 work_rx,
@@ -143,6 +145,18 @@ fn worker(shared: &Shared, slot: usize) {
     let mut buf = vec![0u8; 64 * 1024];
     let mut persistent = (shared.env.config.pool == PoolKind::Process)
         .then(|| process::Slot::new(slot, &shared.env));
+    let mut spawner = match Spawner::new() {
+        Ok(spawner) => spawner,
+        Err(e) => {
+            let _ = shared
+                .env
+                .events
+                .send(Event::Fatal(format!("cannot open /dev/null: {e}")));
+            control.stop();
+            control.worker_exited();
+            return;
+        }
+    };
     loop {
         shared.idle.fetch_add(1, Ordering::SeqCst);
         let work = select! {
@@ -162,7 +176,7 @@ fn worker(shared: &Shared, slot: usize) {
             Work::Job(job) => {
                 let result = match &mut persistent {
                     Some(worker) => worker.run(job, &shared.env, &mut buf),
-                    None => job::run(job, slot, &shared.env, &mut buf),
+                    None => job::run(job, slot, &shared.env, &mut buf, &mut spawner),
                 };
                 let (succeeded, interrupted) = (result.succeeded(), result.interrupted);
                 let sent = events.send(Event::Finished(Box::new(result)));

@@ -6,6 +6,7 @@
 
 pub mod job;
 pub mod process;
+pub mod queue;
 pub mod spawn;
 pub mod supervise;
 pub mod thread;
@@ -44,7 +45,11 @@ pub struct Control {
     halt: Option<HaltWatch>,
     /// `--kill-grace`, for a `--halt now` that ends the running jobs.
     grace: Duration,
+    /// Run by [`Control::stop`], to wake threads blocked elsewhere than on `stopped()`.
+    stop_hooks: Mutex<Vec<StopHook>>,
 }
+
+type StopHook = Box<dyn Fn() + Send + Sync>;
 
 impl Control {
     pub fn new(slots: usize, halt: Option<HaltWatch>, grace: Duration) -> Self {
@@ -61,7 +66,13 @@ impl Control {
             interrupted_by: AtomicI32::new(0),
             halt,
             grace,
+            stop_hooks: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Registers `hook` to run whenever the pool is told to stop.
+    pub(crate) fn on_stop(&self, hook: StopHook) {
+        lock(&self.stop_hooks).push(hook);
     }
 
     /// Counts a job's final result toward `--halt`, stopping the pool if the condition now
@@ -103,6 +114,9 @@ impl Control {
     pub fn stop(&self) {
         self.stopping.store(true, Ordering::SeqCst);
         lock(&self.stop_tx).take();
+        for hook in lock(&self.stop_hooks).iter() {
+            hook();
+        }
     }
 
     pub fn is_stopping(&self) -> bool {

@@ -4,10 +4,9 @@
 //! process ([`process::Slot`]).
 
 use std::io;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crossbeam_channel::{Receiver, Sender, select};
+use crossbeam_channel::Sender;
 
 use crate::cli::PoolKind;
 use crate::collect::spool::MemoryBudget;
@@ -16,6 +15,7 @@ use crate::event::Event;
 use crate::halt::{Halt, Threshold};
 use crate::input::Job;
 use crate::pool::job::{self, JobEnv};
+use crate::pool::queue::WorkQueue;
 use crate::pool::spawn::{BaseEnv, Spawner};
 use crate::pool::{Control, process};
 
@@ -37,15 +37,12 @@ pub enum Work {
 /// the workers finish what is queued and exit.
 pub struct ThreadPool {
     shared: Arc<Shared>,
-    work_tx: Sender<Work>,
     spawned: usize,
 }
 
 struct Shared {
     env: JobEnv,
-    work_rx: Receiver<Work>,
-    /// Workers waiting for work.
-    idle: AtomicUsize,
+    queue: Arc<WorkQueue<Work>>,
 }
 
 impl ThreadPool {
@@ -63,9 +60,12 @@ impl ThreadPool {
                 threshold: Threshold::Percent(_),
                 ..
             }) => PERCENT_READ_AHEAD,
-            _ => config.jobs.clamp(1, 1024),
+            // Room to read ahead, so that the reader is woken once per many jobs.
+            _ => (2 * config.jobs).clamp(64, 4096),
         };
-        let (work_tx, work_rx) = crossbeam_channel::bounded(ahead);
+        let queue = Arc::new(WorkQueue::new(ahead));
+        let waker = Arc::clone(&queue);
+        control.on_stop(Box::new(move || waker.wake_all()));
         ThreadPool {
             shared: Arc::new(Shared {
                 env: JobEnv {
@@ -76,10 +76,8 @@ impl ThreadPool {
                     base_env: BaseEnv::capture(),
                     next_start: Mutex::new(None),
                 },
-                work_rx,
-                idle: AtomicUsize::new(0),
+                queue,
             }),
-            work_tx,
             spawned: 0,
         }
     }
@@ -90,17 +88,11 @@ impl ThreadPool {
         if self.shared.env.control.is_stopping() {
             return false;
         }
-        let waiting = self.work_tx.len() + 1;
-        if self.spawned < self.shared.env.config.jobs
-            && waiting > self.shared.idle.load(Ordering::SeqCst)
-            && !self.spawn_worker()
-        {
+        let (queued, idle) = self.shared.queue.load();
+        if self.spawned < self.shared.env.config.jobs && queued + 1 > idle && !self.spawn_worker() {
             return false;
         }
-        select! {
-            send(self.work_tx, work) -> sent => sent.is_ok(),
-            recv(self.shared.env.control.stopped()) -> _ => false,
-        }
+        self.shared.queue.push(work, &self.shared.env.control)
     }
 
     /// The input has ended after `total` jobs. `--halt` percentages learn the total at
@@ -140,6 +132,13 @@ impl ThreadPool {
     }
 }
 
+impl Drop for ThreadPool {
+    /// The input has ended (or the reader gave up): workers finish what is queued.
+    fn drop(&mut self) {
+        self.shared.queue.close();
+    }
+}
+
 fn worker(shared: &Shared, slot: usize) {
     let control = &shared.env.control;
     let mut buf = vec![0u8; 64 * 1024];
@@ -157,17 +156,7 @@ fn worker(shared: &Shared, slot: usize) {
             return;
         }
     };
-    loop {
-        shared.idle.fetch_add(1, Ordering::SeqCst);
-        let work = select! {
-            recv(shared.work_rx) -> work => work.ok(),
-            recv(control.stopped()) -> _ => None,
-        };
-        shared.idle.fetch_sub(1, Ordering::SeqCst);
-        let Some(work) = work else { break };
-        if control.is_stopping() {
-            break;
-        }
+    while let Some(work) = shared.queue.pop(control) {
         let events = &shared.env.events;
         let sent = match work {
             Work::Job(job) if shared.env.config.control.skip.contains(&job.seq) => {

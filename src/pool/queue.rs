@@ -1,0 +1,163 @@
+//! The bounded queue between the input reader and the worker threads.
+//!
+//! A plain bounded channel wakes the blocked reader every time a worker takes an item, so
+//! with fast jobs the reader and the workers take turns sleeping: several context switches
+//! per job. This queue lets the reader run ahead by up to its capacity and wakes it only
+//! once the queue has drained to half, and wakes a worker only when one is waiting.
+
+use std::collections::VecDeque;
+use std::sync::{Condvar, Mutex, MutexGuard};
+
+use crate::pool::Control;
+
+pub struct WorkQueue<T> {
+    state: Mutex<State<T>>,
+    /// Workers wait here for items.
+    filled: Condvar,
+    /// The producer waits here for room.
+    drained: Condvar,
+    capacity: usize,
+}
+
+struct State<T> {
+    items: VecDeque<T>,
+    /// No more items will come.
+    closed: bool,
+    /// Workers waiting for an item.
+    idle: usize,
+    producer_waiting: bool,
+}
+
+impl<T> WorkQueue<T> {
+    pub fn new(capacity: usize) -> Self {
+        WorkQueue {
+            state: Mutex::new(State {
+                items: VecDeque::new(),
+                closed: false,
+                idle: 0,
+                producer_waiting: false,
+            }),
+            filled: Condvar::new(),
+            drained: Condvar::new(),
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// Adds `item`, blocking while the queue is full. Returns false, dropping the item, once
+    /// `control` is stopping.
+    pub fn push(&self, item: T, control: &Control) -> bool {
+        let mut state = self.lock();
+        while state.items.len() >= self.capacity {
+            if control.is_stopping() {
+                return false;
+            }
+            state.producer_waiting = true;
+            state = self.drained.wait(state).unwrap_or_else(|p| p.into_inner());
+        }
+        state.producer_waiting = false;
+        if control.is_stopping() {
+            return false;
+        }
+        state.items.push_back(item);
+        if state.idle > 0 {
+            self.filled.notify_one();
+        }
+        true
+    }
+
+    /// Takes the next item, blocking while the queue is empty. `None` once the queue is
+    /// closed and empty, or `control` is stopping.
+    pub fn pop(&self, control: &Control) -> Option<T> {
+        let mut state = self.lock();
+        loop {
+            if control.is_stopping() {
+                return None;
+            }
+            if let Some(item) = state.items.pop_front() {
+                if state.producer_waiting && state.items.len() <= self.capacity / 2 {
+                    state.producer_waiting = false;
+                    self.drained.notify_one();
+                }
+                return Some(item);
+            }
+            if state.closed {
+                return None;
+            }
+            state.idle += 1;
+            state = self.filled.wait(state).unwrap_or_else(|p| p.into_inner());
+            state.idle -= 1;
+        }
+    }
+
+    /// No more items will be pushed; workers drain what is queued and then get `None`.
+    pub fn close(&self) {
+        self.lock().closed = true;
+        self.filled.notify_all();
+    }
+
+    /// Wakes everything blocked on the queue so that it sees that the pool is stopping.
+    /// Taking the lock first means no waiter can miss it between its check and its wait.
+    pub fn wake_all(&self) {
+        let _state = self.lock();
+        self.filled.notify_all();
+        self.drained.notify_all();
+    }
+
+    /// Items queued and workers waiting, for deciding whether to start another worker.
+    pub fn load(&self) -> (usize, usize) {
+        let state = self.lock();
+        (state.items.len(), state.idle)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    fn control() -> Arc<Control> {
+        Arc::new(Control::new(1, None, Duration::ZERO))
+    }
+
+    #[test]
+    fn delivers_in_order_across_threads_and_ends_when_closed() {
+        let queue = Arc::new(WorkQueue::new(4));
+        let control = control();
+        let consumer = {
+            let (queue, control) = (Arc::clone(&queue), Arc::clone(&control));
+            std::thread::spawn(move || {
+                let mut got = Vec::new();
+                while let Some(n) = queue.pop(&control) {
+                    got.push(n);
+                }
+                got
+            })
+        };
+        for n in 0..1000 {
+            assert!(queue.push(n, &control));
+        }
+        queue.close();
+        assert_eq!(consumer.join().unwrap(), (0..1000).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_stop_releases_a_blocked_producer_and_waiting_workers() {
+        let queue = Arc::new(WorkQueue::new(1));
+        let control = control();
+        assert!(queue.push(1, &control));
+        let producer = {
+            let (queue, control) = (Arc::clone(&queue), Arc::clone(&control));
+            std::thread::spawn(move || queue.push(2, &control))
+        };
+        std::thread::sleep(Duration::from_millis(50));
+        control.stop();
+        queue.wake_all();
+        assert!(!producer.join().unwrap());
+        assert_eq!(queue.pop(&control), None);
+    }
+}

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Command as StdCommand, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{pmap, pmap_path, run, run_cmd, wait_with_timeout};
+use common::{assert_none_left, pmap, pmap_path, run, run_cmd, wait_with_timeout};
 
 const HEADER: &str = "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n";
 
@@ -34,36 +34,6 @@ fn sorted_lines_of(path: &Path) -> Vec<String> {
     let mut l = lines_of(path);
     l.sort();
     l
-}
-
-/// How many processes have `marker` in their command line.
-fn processes_with(marker: &str) -> usize {
-    let ps = StdCommand::new("ps")
-        .args(["-eo", "args"])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&ps.stdout)
-        .lines()
-        .filter(|l| l.contains(marker))
-        .count()
-}
-
-/// Asserts that no process with `marker` in its command line is left (allowing a moment
-/// for SIGKILL to land).
-#[track_caller]
-fn assert_none_left(marker: &str) {
-    let deadline = Instant::now() + Duration::from_secs(2);
-    loop {
-        let left = processes_with(marker);
-        if left == 0 {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{left} process(es) running '{marker}' outlived their job"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// One joblog row, split.

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use common::{pmap_path, show, wait_with_timeout};
+use common::{alive, assert_none_left, pmap_path, processes_with, show, wait_with_timeout};
 
 // ---- helpers ----
 
@@ -53,21 +53,6 @@ fn signal(child: &Child, sig: Signal) {
 }
 
 /// The command lines of all processes (zombies show as `[name] <defunct>`).
-fn ps_args() -> Vec<String> {
-    let ps = StdCommand::new("ps")
-        .args(["-eo", "args"])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&ps.stdout)
-        .lines()
-        .map(str::to_owned)
-        .collect()
-}
-
-fn processes_with(marker: &str) -> usize {
-    ps_args().iter().filter(|l| l.contains(marker)).count()
-}
-
 /// Waits until `n` processes have `marker` in their command line.
 #[track_caller]
 fn wait_for_processes(marker: &str, n: usize) {
@@ -78,24 +63,6 @@ fn wait_for_processes(marker: &str, n: usize) {
             "the jobs never started ('{marker}')"
         );
         std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Asserts that no process with `marker` in its command line is left, allowing a moment
-/// for a SIGKILL to land.
-#[track_caller]
-fn assert_none_left(marker: &str) {
-    let deadline = Instant::now() + Duration::from_secs(2);
-    loop {
-        let left = processes_with(marker);
-        if left == 0 {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{left} process(es) running '{marker}' outlived pmap"
-        );
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -132,18 +99,6 @@ fn descendants(pid: i32) -> Vec<(i32, String)> {
         }
     }
     found
-}
-
-/// Whether `pid` is alive (exists and is not a zombie).
-fn alive(pid: i32) -> bool {
-    match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => false,
-        Ok(stat) => {
-            // The state follows the parenthesised command name.
-            let state = stat.rsplit(')').next().unwrap_or("").trim_start();
-            !state.starts_with('Z') && !state.starts_with('X')
-        }
-    }
 }
 
 // ---- SIGINT and SIGTERM ----

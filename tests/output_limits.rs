@@ -373,23 +373,5 @@ fn closed_stdout_ends_the_running_jobs() {
     assert_eq!(err, "");
     assert!(took < Duration::from_secs(10), "took {took:?}");
     // Nothing of the jobs is left.
-    let deadline = Instant::now() + Duration::from_secs(3);
-    loop {
-        let ps = StdCommand::new("ps")
-            .args(["-eo", "args"])
-            .output()
-            .unwrap();
-        let left = String::from_utf8_lossy(&ps.stdout)
-            .lines()
-            .filter(|l| l.contains(marker))
-            .count();
-        if left == 0 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{left} job processes outlived pmap"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    common::assert_none_left(marker);
 }

@@ -10,7 +10,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{Out, pmap, run, run_cmd};
+use common::{Out, alive, pmap, run, run_cmd};
 use tempfile::TempDir;
 
 /// Doubles each number it reads.
@@ -147,18 +147,6 @@ fn stdout_lines(out: &Out) -> Vec<String> {
         .lines()
         .map(str::to_owned)
         .collect()
-}
-
-/// Whether `pid` is alive (exists and is not a zombie).
-fn alive(pid: i32) -> bool {
-    match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => false,
-        Ok(stat) => {
-            // The state follows the parenthesised command name.
-            let state = stat.rsplit(')').next().unwrap_or("").trim_start();
-            !state.starts_with('Z') && !state.starts_with('X')
-        }
-    }
 }
 
 fn read_pid(path: &Path) -> i32 {

@@ -189,3 +189,45 @@ pub fn read_all(mut r: impl Read) -> String {
     let _ = r.read_to_end(&mut s);
     String::from_utf8_lossy(&s).into_owned()
 }
+
+/// How many processes have `marker` in their command line.
+pub fn processes_with(marker: &str) -> usize {
+    let ps = std::process::Command::new("ps")
+        .args(["-eo", "args"])
+        .output()
+        .expect("run ps");
+    String::from_utf8_lossy(&ps.stdout)
+        .lines()
+        .filter(|l| l.contains(marker))
+        .count()
+}
+
+/// Asserts that no process with `marker` in its command line is left, allowing a moment
+/// for a SIGKILL to land.
+#[track_caller]
+pub fn assert_none_left(marker: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    loop {
+        let left = processes_with(marker);
+        if left == 0 {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{left} process(es) running '{marker}' outlived their job or pmap"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Whether `pid` is alive (exists and is not a zombie).
+pub fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => false,
+        Ok(stat) => {
+            // The state follows the parenthesised command name.
+            let state = stat.rsplit(')').next().unwrap_or("").trim_start();
+            !state.starts_with('Z') && !state.starts_with('X')
+        }
+    }
+}

@@ -5,7 +5,10 @@
 //! so it may spill to disk) until every earlier job has finished and printed.
 
 use std::collections::BTreeMap;
-use std::io::{self, BufWriter, Read, StdoutLock, Write};
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Write};
+use std::mem::ManuallyDrop;
+use std::os::fd::FromRawFd;
 use std::sync::Arc;
 
 use crate::collect::json;
@@ -25,8 +28,30 @@ struct Held {
     skipped: bool,
 }
 
+/// File descriptor 1 written directly. `std::io::Stdout` is line-buffered: it would scan
+/// every batch for its last newline and copy partial lines, for bytes pmap has already
+/// gathered into large batches.
+pub struct RawStdout(ManuallyDrop<File>);
+
+impl RawStdout {
+    fn new() -> Self {
+        // SAFETY: fd 1 stays open for the life of the process; ManuallyDrop never closes it.
+        RawStdout(ManuallyDrop::new(unsafe { File::from_raw_fd(1) }))
+    }
+}
+
+impl Write for RawStdout {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 pub struct Printer<'a> {
-    out: BufWriter<StdoutLock<'static>>,
+    out: BufWriter<RawStdout>,
     config: &'a OutputConfig,
     budget: Arc<MemoryBudget>,
     /// Under `-k`: the job whose output prints now.
@@ -43,7 +68,7 @@ pub struct Printer<'a> {
 impl<'a> Printer<'a> {
     pub fn new(config: &'a OutputConfig, budget: Arc<MemoryBudget>) -> Self {
         Printer {
-            out: BufWriter::with_capacity(128 * 1024, io::stdout().lock()),
+            out: BufWriter::with_capacity(128 * 1024, RawStdout::new()),
             config,
             budget,
             next: 1,

@@ -7,6 +7,9 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+/// How much of a spilled spool is read back at a time.
+const SPILL_READ_CHUNK: usize = 1 << 20;
+
 /// The total bytes all spools may hold in memory at once.
 #[derive(Debug)]
 pub struct MemoryBudget {
@@ -102,7 +105,16 @@ impl Spool {
         out.write_all(&self.memory)?;
         if let Some(mut file) = self.file.take() {
             file.seek(SeekFrom::Start(0))?;
-            io::copy(&mut file, out)?;
+            // Large reads: `io::copy` into a `dyn Write` would go 8 KiB at a time.
+            let mut chunk = vec![0u8; SPILL_READ_CHUNK];
+            loop {
+                match file.read(&mut chunk) {
+                    Ok(0) => break,
+                    Ok(n) => out.write_all(&chunk[..n])?,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
         }
         self.clear();
         Ok(())

@@ -205,4 +205,5 @@ EXAMPLES:
 
 EXIT STATUS:
   0 all jobs succeeded; 1-100 the number of failed jobs; 101 more than 100 failed;
-  255 pmap itself could not run (bad usage, unreadable input).";
+  130/143 interrupted by SIGINT/SIGTERM; 255 pmap itself could not run (bad usage,
+  unreadable input, unwritable joblog).";

@@ -129,11 +129,18 @@ fn usage_error(e: clap::Error) -> Outcome {
         return Outcome::Success;
     }
     let rendered = e.render().to_string();
-    let first = rendered
-        .lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("invalid usage");
+    let mut lines = rendered.lines().filter(|l| !l.trim().is_empty());
+    let first = lines.next().unwrap_or("invalid usage");
     let first = first.strip_prefix("error: ").unwrap_or(first);
-    eprintln!("pmap: {first} (see 'pmap --help')");
+    // "the following required arguments were not provided:" names them on the next lines.
+    let mut message = first.to_string();
+    if first.ends_with(':') {
+        let named: Vec<&str> = lines
+            .take_while(|l| l.starts_with("  "))
+            .map(str::trim)
+            .collect();
+        message = format!("{} {}", message, named.join(", "));
+    }
+    eprintln!("pmap: {message} (see 'pmap --help')");
     Outcome::Error
 }

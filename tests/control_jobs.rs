@@ -711,7 +711,8 @@ fn resume_with_a_missing_log_runs_everything() {
 fn resume_needs_a_joblog() {
     let dir = tempfile::tempdir().unwrap();
     for flag in ["--resume", "--resume-failed"] {
-        run_in(dir.path(), &[flag, "sh", "-c", "echo x >> ran", ":::", "a"]).usage_error();
+        let out = run_in(dir.path(), &[flag, "sh", "-c", "echo x >> ran", ":::", "a"]);
+        assert!(out.usage_error().contains("--joblog"), "{out:?}");
         assert!(!dir.path().join("ran").exists());
     }
 }

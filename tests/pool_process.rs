@@ -222,6 +222,34 @@ fn worker_crash_fails_only_its_item_with_one_notice() {
 }
 
 #[test]
+fn worker_that_stops_cleanly_after_some_items_loses_no_item() {
+    let dir = TempDir::new().unwrap();
+    // Serves two items, then exits 0: pmap must not blame the next item on it.
+    let worker = script(
+        &dir,
+        "two.py",
+        "import sys\nfor n, line in enumerate(sys.stdin):\n    print(int(line) * 2, flush=True)\n    if n == 1:\n        break\n",
+    );
+    run(
+        ["-k", "-j1", "--pool", "process", "python3", &worker],
+        numbers(9),
+    )
+    .check(doubled(1..=9), "", 0);
+}
+
+#[test]
+fn worker_that_exits_cleanly_without_ever_answering_fails_the_item_once() {
+    let dir = TempDir::new().unwrap();
+    let worker = script(&dir, "mute.sh", "read -r line; exit 0\n");
+    run(["-k", "-j1", "--pool", "process", "sh", &worker], "1\n").check(
+        "",
+        "pmap: worker in slot 1 exited with status 0 without answering item 1; \
+         starting another\n",
+        1,
+    );
+}
+
+#[test]
 fn crashed_worker_is_replaced_by_a_new_process() {
     let dir = TempDir::new().unwrap();
     let worker = script(

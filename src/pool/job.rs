@@ -58,19 +58,22 @@ impl JobEnv {
         (sink, error)
     }
 
-    /// Sleeps until `--delay` allows another start, and books the slot after it.
-    pub fn pace(&self) {
+    /// Sleeps until `--delay` allows another start, and returns the start time. The next
+    /// start is booked from the moment this one is taken, under the lock, so recorded
+    /// starts are never closer than the delay even when a thread wakes late.
+    pub fn pace(&self) -> SystemTime {
         let Some(delay) = self.config.control.delay else {
-            return;
+            return SystemTime::now();
         };
-        let wait = {
-            let mut next = self.next_start.lock().unwrap_or_else(|p| p.into_inner());
+        let mut next = self.next_start.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(at) = *next {
             let now = Instant::now();
-            let start = next.map_or(now, |n| n.max(now));
-            *next = Some(start + delay);
-            start - now
-        };
-        std::thread::sleep(wait);
+            if at > now {
+                std::thread::sleep(at - now);
+            }
+        }
+        *next = Some(Instant::now() + delay);
+        SystemTime::now()
     }
 }
 
@@ -152,8 +155,7 @@ fn run_once(
         grace: config.control.kill_grace,
     });
 
-    env.pace();
-    let start = SystemTime::now();
+    let start = env.pace();
     let clock = Instant::now();
     let mut timed_out = false;
     let status = match spawner.spawn(program, &args, &env.base_env, &job_env) {

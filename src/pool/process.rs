@@ -11,7 +11,7 @@ use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Stdio};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use nix::poll::{PollFd, PollFlags, poll};
 use nix::sys::signal::{Signal, killpg};
@@ -92,8 +92,7 @@ impl Slot {
                 command: item.clone(),
             });
         }
-        env.pace();
-        let start = SystemTime::now();
+        let start = env.pace();
         let clock = Instant::now();
         let mut timed_out = false;
         let status = if item.contains(&delimiter) {
@@ -115,7 +114,20 @@ impl Slot {
                 ),
             }
         } else {
-            match self.ask(&item, delimiter, env, buf) {
+            let mut answer = self.ask(&item, delimiter, env, buf);
+            let mut ended = None;
+            if matches!(&answer, Ok(Answer::Gone(partial)) if partial.is_empty()) {
+                // A worker that ended cleanly without a word most likely stopped on its own
+                // before it read this item (it serves a fixed number of items, say): the
+                // item goes to a fresh worker, once.
+                let status = self.retire(env, Duration::ZERO);
+                if matches!(status, JobStatus::Exited(0)) {
+                    answer = self.ask(&item, delimiter, env, buf);
+                } else {
+                    ended = Some(status);
+                }
+            }
+            match answer {
                 Err(status) => {
                     // Every item would fail the same way: stop here, and exit 255. The item's
                     // own notice names the command.
@@ -129,12 +141,11 @@ impl Slot {
                 }
                 Ok(Answer::Gone(partial)) => {
                     sink.push(Stream::Stdout, &partial);
-                    let status = self.retire(env, Duration::ZERO);
-                    let how = match &status {
-                        JobStatus::Signaled(sig) => format!("was killed by signal {sig}"),
-                        JobStatus::Exited(code) => format!("exited with status {code}"),
-                        JobStatus::NotStarted { message, .. } => message.clone(),
+                    let status = match ended {
+                        Some(status) => status,
+                        None => self.retire(env, Duration::ZERO),
                     };
+                    let how = how_it_ended(&status);
                     env.events
                         .send(Event::Notice(format!(
                             "worker in slot {} {how} without answering item {}; starting another",
@@ -181,6 +192,24 @@ impl Slot {
         env: &JobEnv,
         buf: &mut [u8],
     ) -> Result<Answer, JobStatus> {
+        let ended_between_items = self
+            .worker
+            .as_ref()
+            .is_some_and(|w| w.pending.is_empty() && has_exited(w.pid));
+        if ended_between_items {
+            // A worker may stop on its own after an answer (e.g. it serves a fixed number
+            // of items): that is no fault of the next item, which goes to a fresh worker.
+            let status = self.retire(env, Duration::ZERO);
+            if !matches!(status, JobStatus::Exited(0)) {
+                let how = how_it_ended(&status);
+                env.events
+                    .send(Event::Notice(format!(
+                        "worker in slot {} {how} between items; starting another",
+                        self.slot
+                    )))
+                    .ok();
+            }
+        }
         if self.worker.is_none() {
             self.worker = Some(self.start(env)?);
         }
@@ -367,5 +396,14 @@ fn read_some(
                 }
             }
         }
+    }
+}
+
+/// How a worker ended, for notices: "exited with status 3", "was killed by signal 9".
+fn how_it_ended(status: &JobStatus) -> String {
+    match status {
+        JobStatus::Signaled(sig) => format!("was killed by signal {sig}"),
+        JobStatus::Exited(code) => format!("exited with status {code}"),
+        JobStatus::NotStarted { message, .. } => message.clone(),
     }
 }

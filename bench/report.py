@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""bench/report.py RESULTS.tsv: the tables of bench/run, from the rows it recorded.
+"""bench/report.py [--summary] RESULTS.tsv: the tables of bench/run, from the rows it recorded.
 
 Prints, for every workload that ran, a detailed table (median, min and max of the wall
 times, rates, CPU), how busy the rest of the machine was meanwhile, then one Markdown table
-of medians, ratios and targets: the one docs/performance.md quotes.
+of medians, ratios and targets: the one docs/performance.md quotes (--summary: only that).
 Exits 1 if a sanity check failed (a contender printed the wrong number of bytes or lines).
 """
 
@@ -255,9 +255,16 @@ def summary(runs, loads):
 
 
 def main():
-    runs, info, notes, loads = load(sys.argv[1])
+    args = sys.argv[1:]
+    only_summary = "--summary" in args
+    args = [a for a in args if a != "--summary"]
+    if len(args) != 1:
+        sys.exit("usage: bench/report.py [--summary] RESULTS.tsv")
+    runs, info, notes, loads = load(args[0])
+    if only_summary:
+        sys.exit(1 if summary(runs, loads) else 0)
     print("==== results")
-    for key in ("pmap", "pmap_version", "machine", "priority", "reps", "jobs", "python"):
+    for key in ("pmap", "pmap_version", "pmap_source", "machine", "priority", "reps", "jobs", "python"):
         if key in info:
             print(f"{key}: {info[key]}")
     if "python_startup" in info:

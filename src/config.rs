@@ -87,6 +87,10 @@ pub struct OutputConfig {
     /// Colour tags on stdout / on stderr and pmap's notices.
     pub color_stdout: bool,
     pub color_stderr: bool,
+    /// Grouped mode with `-k`: pass stdout on as it comes, so the job with the `-k` turn
+    /// streams (not with `--json`, which needs the whole output, nor with `--retries`, which
+    /// prints only the last attempt).
+    pub stream_turn: bool,
 }
 
 /// The default bound on buffered output in memory.
@@ -271,6 +275,10 @@ impl Config {
                 verbose: cli.verbose,
                 color_stdout: use_color(cli.color, io::stdout().is_terminal()),
                 color_stderr: use_color(cli.color, io::stderr().is_terminal()),
+                stream_turn: mode == OutputMode::Group
+                    && cli.keep_order
+                    && !cli.json
+                    && control.retries == 0,
             },
             control,
             pool: cli.pool,

@@ -837,13 +837,22 @@ fn without_keep_order_output_follows_completion() {
 
 #[test]
 fn keep_order_line_buffer_streams_the_first_job_live() {
-    // Job 1 prints a line, sleeps, prints another; job 2 prints at once. Under -k --lb the
-    // first job's first line must appear while it is still running, and job 2's line only
-    // after job 1 is done.
+    keep_order_streams_the_first_job_live(&["--lb"]);
+}
+
+#[test]
+fn keep_order_group_streams_the_first_job_live() {
+    keep_order_streams_the_first_job_live(&["--group"]);
+}
+
+/// Job 1 prints a line, sleeps, prints another; job 2 prints at once. Under -k the first
+/// job's first line must appear while it is still running, and job 2's line only after job
+/// 1 is done.
+fn keep_order_streams_the_first_job_live(mode: &[&str]) {
     let mut child = StdCommand::new(pmap_path())
+        .args(mode)
         .args([
             "-k",
-            "--lb",
             "-j2",
             "sh",
             "-c",

@@ -100,6 +100,14 @@ impl<'a> JobSink<'a> {
         self.config.mode == OutputMode::Group
     }
 
+    /// Whether output bound for `target` is held here until the job ends: both streams in
+    /// grouped mode, except stdout under [`OutputConfig::stream_turn`], which the collector
+    /// prints at once while the job has the `-k` turn and holds otherwise. Stderr still
+    /// follows the job's stdout.
+    fn holds(&self, target: Stream) -> bool {
+        self.grouped() && !(target == Stream::Stdout && self.config.stream_turn)
+    }
+
     /// Takes bytes the job just wrote to `stream`.
     pub fn push(&mut self, stream: Stream, bytes: &[u8]) {
         self.received += bytes.len() as u64;
@@ -111,7 +119,7 @@ impl<'a> JobSink<'a> {
         let target = self.target(stream);
         let s = index(stream);
         let mut batch = Spool::new(self.budget);
-        let out = if self.grouped() {
+        let out = if self.holds(target) {
             &mut self.buffered[index(target)]
         } else {
             &mut batch
@@ -136,7 +144,7 @@ impl<'a> JobSink<'a> {
             let target = self.target(stream);
             let mut batch = Spool::new(self.budget);
             let tagged = !self.prefix[s].is_empty();
-            let out = if self.grouped() {
+            let out = if self.holds(target) {
                 &mut self.buffered[index(target)]
             } else {
                 &mut batch

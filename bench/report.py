@@ -199,6 +199,12 @@ def summary(runs, loads):
             rows.append(("output", "pmap -j2 cat ::: F F (into wc -c)", secs(med(pm.wall)),
                          f"{q:.2f}× cat", "≤ 1.2× (older issue: ≤ 1.3×)",
                          checked(pm, f"{yes(q <= 1.2)} (≤ 1.3×: {yes(q <= 1.3)})")))
+        pk = out.get("pmap -k")
+        if pk and cat:
+            q = med(pk.wall) / med(cat.wall)
+            rows.append(("output", "pmap -k -j2 cat ::: F F (into wc -c)", secs(med(pk.wall)),
+                         f"{q:.2f}× cat", "≤ 1.2× (older issue: ≤ 1.3×)",
+                         checked(pk, f"{yes(q <= 1.2)} (≤ 1.3×: {yes(q <= 1.3)})")))
 
     li = runs.get("lines", {})
     if li:

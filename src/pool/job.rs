@@ -78,15 +78,19 @@ impl JobEnv {
 }
 
 /// Runs `job` in `slot` as a fresh process, retrying it under `--retries`, and returns how
-/// its last attempt ended. `buf` is the worker's reusable read buffer.
+/// its last attempt ended. `buf` is the worker's reusable read buffer; `started` runs as
+/// soon as the first process has started.
 pub fn run(
     job: Job,
     slot: usize,
     env: &JobEnv,
     buf: &mut [u8],
     spawner: &mut Spawner,
+    started: &mut dyn FnMut(),
 ) -> JobResult {
-    with_retries(job, env, |job| run_once(job, slot, env, buf, spawner))
+    with_retries(job, env, |job| {
+        run_once(job, slot, env, buf, spawner, started)
+    })
 }
 
 /// One attempt at a job: how it ended, and its `--results` files to finish.
@@ -121,12 +125,14 @@ pub fn with_retries(
     }
 }
 
+/// `started` runs as soon as the process has started (or failed to).
 fn run_once(
     job: &Job,
     slot: usize,
     env: &JobEnv,
     buf: &mut [u8],
     spawner: &mut Spawner,
+    started: &mut dyn FnMut(),
 ) -> Attempt {
     let config = &env.config;
     let context = JobContext {
@@ -158,7 +164,9 @@ fn run_once(
     let start = env.pace();
     let clock = Instant::now();
     let mut timed_out = false;
-    let status = match spawner.spawn(program, &args, &env.base_env, &job_env) {
+    let spawned = spawner.spawn(program, &args, &env.base_env, &job_env);
+    started();
+    let status = match spawned {
         Err(e) => not_started(&name, &e),
         Ok(started) => {
             let pid = started.pid;

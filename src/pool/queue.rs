@@ -73,11 +73,7 @@ impl<T> WorkQueue<T> {
             if control.is_stopping() {
                 return None;
             }
-            if let Some(item) = state.items.pop_front() {
-                if state.producer_waiting && state.items.len() <= self.capacity / 2 {
-                    state.producer_waiting = false;
-                    self.drained.notify_one();
-                }
+            if let Some(item) = self.take(&mut state) {
                 return Some(item);
             }
             if state.closed {
@@ -87,6 +83,23 @@ impl<T> WorkQueue<T> {
             state = self.filled.wait(state).unwrap_or_else(|p| p.into_inner());
             state.idle -= 1;
         }
+    }
+
+    /// Takes the next item if one is queued, without waiting.
+    pub fn try_pop(&self, control: &Control) -> Option<T> {
+        if control.is_stopping() {
+            return None;
+        }
+        self.take(&mut self.lock())
+    }
+
+    fn take(&self, state: &mut State<T>) -> Option<T> {
+        let item = state.items.pop_front()?;
+        if state.producer_waiting && state.items.len() <= self.capacity / 2 {
+            state.producer_waiting = false;
+            self.drained.notify_one();
+        }
+        Some(item)
     }
 
     /// No more items will be pushed; workers drain what is queued and then get `None`.

@@ -156,31 +156,87 @@ fn worker(shared: &Shared, slot: usize) {
             return;
         }
     };
-    while let Some(work) = shared.queue.pop(control) {
+    let config = &shared.env.config;
+    // A finished job's event waits until this worker has started its next job, so that
+    // waking the collector is not in the way between one job and the next. Not with
+    // `--halt` (its notice must follow the job that met the condition), `-v` (the next
+    // command line would come before this job's output) or `--delay` (the next start
+    // waits).
+    let defer =
+        config.control.halt.is_none() && !config.output.verbose && config.control.delay.is_none();
+    let mut held = Held {
+        events: &shared.env.events,
+        event: None,
+        gone: false,
+    };
+    loop {
+        let work = match shared.queue.try_pop(control) {
+            Some(work) => work,
+            None => {
+                held.send();
+                match shared.queue.pop(control) {
+                    Some(work) => work,
+                    None => break,
+                }
+            }
+        };
         let events = &shared.env.events;
         let sent = match work {
-            Work::Job(job) if shared.env.config.control.skip.contains(&job.seq) => {
+            Work::Job(job) if config.control.skip.contains(&job.seq) => {
+                held.send();
                 events.send(Event::Skipped { seq: job.seq })
             }
             Work::Job(job) => {
                 let result = match &mut persistent {
-                    Some(worker) => worker.run(job, &shared.env, &mut buf),
-                    None => job::run(job, slot, &shared.env, &mut buf, &mut spawner),
+                    Some(worker) => {
+                        held.send();
+                        worker.run(job, &shared.env, &mut buf)
+                    }
+                    None => job::run(job, slot, &shared.env, &mut buf, &mut spawner, &mut || {
+                        held.send()
+                    }),
                 };
+                held.send();
                 let (succeeded, interrupted) = (result.succeeded(), result.interrupted);
-                let sent = events.send(Event::Finished(Box::new(result)));
+                held.event = Some(Event::Finished(Box::new(result)));
+                if !defer {
+                    held.send();
+                }
                 control.job_finished(succeeded, interrupted, events);
-                sent
+                Ok(())
             }
-            Work::ReadError(e) => events.send(Event::Fatal(format!("cannot read input: {e}"))),
-            Work::End { total } => events.send(Event::InputEnded { total }),
+            Work::ReadError(e) => {
+                held.send();
+                events.send(Event::Fatal(format!("cannot read input: {e}")))
+            }
+            Work::End { total } => {
+                held.send();
+                events.send(Event::InputEnded { total })
+            }
         };
-        if sent.is_err() {
+        if sent.is_err() || held.gone {
             break;
         }
     }
+    held.send();
     if let Some(mut worker) = persistent {
         worker.retire(&shared.env, shared.env.config.control.kill_grace);
     }
     control.worker_exited();
+}
+
+/// A finished job's event that a worker holds back for a moment (see `worker`).
+struct Held<'a> {
+    events: &'a Sender<Event>,
+    event: Option<Event>,
+    /// The collector is gone.
+    gone: bool,
+}
+
+impl Held<'_> {
+    fn send(&mut self) {
+        if let Some(event) = self.event.take() {
+            self.gone |= self.events.send(event).is_err();
+        }
+    }
 }

@@ -3,9 +3,11 @@
  *
  *     floor N P [PROGRAM]
  *
- * Runs PROGRAM (default /bin/true) N times, at most P at once: posix_spawn with no
- * arguments, no file actions and no attributes (the child inherits stdin, stdout and
- * stderr), then waitpid(-1) for any child and start the next one. PROGRAM is resolved once,
+ * Runs PROGRAM (default /bin/true) N times, at most P at once, with the job's number as its
+ * one argument (PROGRAM 1, PROGRAM 2, ...: the same command lines the runners under test
+ * build from `seq N`; it matters, since coreutils' true loads the locale only when it has
+ * an argument): posix_spawn with no file actions and no attributes (the child inherits
+ * stdin, stdout and stderr), then waitpid(-1) for any child and start the next one. PROGRAM is resolved once,
  * by the caller: there is no PATH search, no input parsing, no output capture, no threads.
  * A runner that reads items, builds argv, captures output and reports statuses cannot be
  * faster than this; bench/run divides its wall time by this one's.
@@ -40,12 +42,14 @@ int main(int argc, char **argv) {
     }
     long n = parse(argv[1], "N"), p = parse(argv[2], "P");
     char *prog = argc == 4 ? argv[3] : "/bin/true";
-    char *child_argv[] = {prog, NULL};
+    char number[24];
+    char *child_argv[] = {prog, number, NULL};
     long started = 0, running = 0, failed = 0;
 
     while (started < n || running > 0) {
         while (started < n && running < p) {
             pid_t pid;
+            snprintf(number, sizeof number, "%ld", started + 1);
             int err = posix_spawn(&pid, prog, NULL, NULL, child_argv, environ);
             if (err) {
                 fprintf(stderr, "floor: posix_spawn %s: %s\n", prog, strerror(err));

@@ -141,8 +141,12 @@ fn run_once(
         slot,
     };
     let rendered = config.template.render(context);
+    // The command as a shell would show it: for the joblog, --json and -v only.
     let mut command_line = Vec::new();
-    rendered.display_line_into(&mut command_line);
+    let shown = &config.output;
+    if shown.verbose || shown.json || config.control.joblog.is_some() {
+        rendered.display_line_into(&mut command_line);
+    }
     let (program, args) = argv_for(&rendered, config);
     let name = args[0].to_os_string();
     let job_env = [

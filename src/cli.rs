@@ -178,6 +178,30 @@ pub struct Cli {
     #[arg(short = 'v', long = "verbose")]
     pub verbose: bool,
 
+    /// Run jobs on these hosts through ssh: comma-separated, `N/host` gives N slots (else
+    /// -j), `:` is this machine, `user@host` and `host:port` accepted (repeatable)
+    #[arg(short = 'S', long = "sshlogin", value_name = "HOSTS")]
+    pub sshlogin: Vec<String>,
+
+    /// Read hosts for --sshlogin from FILE: one per line, `#` starts a comment (repeatable)
+    #[arg(long = "sshlogin-file", value_name = "FILE")]
+    pub sshlogin_file: Vec<PathBuf>,
+
+    /// The ssh command to reach the hosts with, split into words like a shell would
+    /// (e.g. 'ssh -F ./config') [default: ssh]
+    #[arg(
+        long = "ssh-command",
+        value_name = "CMD",
+        env = "PMAP_SSH",
+        hide_env_values = true
+    )]
+    pub ssh_command: Option<String>,
+
+    /// Open a new ssh connection for every job instead of sharing one per host (slower; for
+    /// servers that refuse connection sharing)
+    #[arg(long = "no-ssh-sharing")]
+    pub no_ssh_sharing: bool,
+
     /// Colour tags and pmap's failure notices: auto (when the output is a terminal and
     /// NO_COLOR is unset), always or never
     #[arg(long = "color", value_name = "WHEN", value_enum, default_value_t = ColorWhen::Auto)]

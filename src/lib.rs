@@ -12,6 +12,7 @@ pub mod exit;
 pub mod halt;
 pub mod input;
 pub mod pool;
+pub mod remote;
 pub mod signals;
 pub mod template;
 
@@ -29,6 +30,7 @@ use exit::Outcome;
 use halt::HaltWatch;
 use pool::Control;
 use pool::thread::{ThreadPool, Work};
+use remote::Remote;
 
 /// Runs pmap with these command-line arguments (the first is the program name).
 pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> Outcome {
@@ -68,6 +70,36 @@ pub fn run(config: Config) -> Outcome {
         },
         None => None,
     };
+    // With --sshlogin: connect the hosts; the reachable ones' slots are the pool's slots.
+    let mut config = config;
+    let remote = match &config.remote {
+        Some(hosts) => match Remote::connect(hosts, config.jobs) {
+            Ok(remote) => {
+                config.jobs = remote.slots();
+                Some(Arc::new(remote))
+            }
+            Err(e) => {
+                eprintln!("pmap: {e:#}");
+                return Outcome::Error;
+            }
+        },
+        None => None,
+    };
+    let outcome = run_pool(config, jobs, joblog, remote.clone());
+    // The connection masters end with the run, whoever holds the last reference.
+    if let Some(remote) = remote {
+        remote.shutdown();
+    }
+    outcome
+}
+
+/// Runs the jobs of a validated, connected configuration.
+fn run_pool(
+    config: Config,
+    jobs: input::JobReader,
+    joblog: Option<JobLog>,
+    remote: Option<Arc<Remote>>,
+) -> Outcome {
     let config = Arc::new(config);
     let control = Arc::new(Control::new(
         config.jobs,
@@ -94,6 +126,7 @@ pub fn run(config: Config) -> Outcome {
         Arc::clone(&control),
         events_tx,
         Arc::clone(&budget),
+        remote,
     );
     // The reader is never joined: if the run is stopped while it waits for input, the
     // process simply exits around it.

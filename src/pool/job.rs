@@ -24,6 +24,8 @@ use crate::event::{Event, JobResult, JobStatus};
 use crate::input::Job;
 use crate::pool::Control;
 use crate::pool::supervise::{Limit, supervise};
+use crate::remote::Remote;
+use crate::remote::ssh::JobPlace;
 use crate::template::{JobContext, Rendered, display};
 
 /// What every job run needs from its pool.
@@ -34,6 +36,8 @@ pub struct JobEnv {
     pub budget: Arc<MemoryBudget>,
     /// `--delay`: the earliest moment the next job may start.
     pub next_start: Mutex<Option<Instant>>,
+    /// `--sshlogin`: the hosts, and which slot runs where.
+    pub remote: Option<Arc<Remote>>,
 }
 
 impl JobEnv {
@@ -112,17 +116,46 @@ pub fn with_retries(
 
 fn run_once(job: &Job, slot: usize, env: &JobEnv, buf: &mut [u8]) -> Attempt {
     let config = &env.config;
+    let host = env.remote.as_ref().map(|r| r.host(slot));
     let context = JobContext {
         values: &job.values,
         seq: job.seq,
         slot,
+        host: host.map_or(":", |h| &h.name),
     };
     let rendered = config.template.render(context);
     let mut command_line = Vec::new();
     rendered.display_line_into(&mut command_line);
-    let (mut command, name) = command_for(&rendered, config);
+    // A remote job is an ssh client; its stdin is a pipe pmap holds until the job is over,
+    // whose end tells the remote side to end the command (see `remote::ssh`).
+    let remote = env.remote.as_ref().and_then(|r| {
+        let line = match &rendered {
+            Rendered::Argv(argv) => crate::remote::ssh::exec_line(argv),
+            Rendered::ShellLine(line) => line.clone(),
+        };
+        let place = JobPlace {
+            host: context.host,
+            seq: job.seq,
+            slot,
+            grace: config.control.kill_grace,
+        };
+        r.job_command(slot, &line, &place)
+            .map(|c| (c, r.ssh_program().clone()))
+    });
+    let is_remote = remote.is_some();
+    let (mut command, name) = match remote {
+        Some(ssh) => ssh,
+        None => command_for(&rendered, config),
+    };
+    if host.is_some() {
+        command.env("PMAP_HOST", context.host);
+    }
     command
-        .stdin(Stdio::null())
+        .stdin(if is_remote {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
@@ -148,12 +181,15 @@ fn run_once(job: &Job, slot: usize, env: &JobEnv, buf: &mut [u8]) -> Attempt {
         Err(e) => not_started(&name, &e),
         Ok(mut child) => {
             let pid = child.id() as i32;
-            env.control.register(slot, pid);
+            // A remote job's stdin stays open until the job is ended or reaped.
+            let stdin = child.stdin.take().map(OwnedFd::from);
+            env.control.register_remote(slot, pid, stdin);
             let pipes = [
                 child.stdout.take().map(OwnedFd::from),
                 child.stderr.take().map(OwnedFd::from),
             ];
-            timed_out = supervise(pid, pipes, &mut sink, buf, limit.as_ref());
+            let signal = |sig| env.control.signal_slot(slot, sig);
+            timed_out = supervise(pid, &signal, pipes, &mut sink, buf, limit.as_ref());
             if env.control.is_terminating() {
                 // pmap is stopping: what is left of the group (grandchildren) ends too.
                 let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
@@ -174,6 +210,7 @@ fn run_once(job: &Job, slot: usize, env: &JobEnv, buf: &mut [u8]) -> Attempt {
         runtime,
     );
     attempt.0.timed_out = timed_out;
+    attempt.0.host = host.map(|h| Arc::clone(&h.name));
     attempt
 }
 
@@ -194,6 +231,7 @@ pub fn finish_attempt(
     let result = JobResult {
         seq,
         slot,
+        host: None,
         values: Vec::new(),
         command,
         status,

@@ -79,6 +79,7 @@ impl Slot {
             values: &job.values,
             seq: job.seq,
             slot: self.slot,
+            host: ":",
         };
         let delimiter = if config.input.delimiter == 0 {
             0
@@ -228,6 +229,7 @@ impl Slot {
             values: &[],
             seq: 0,
             slot: self.slot,
+            host: ":",
         });
         let (mut command, name) = command_for(&rendered, config);
         command

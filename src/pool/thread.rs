@@ -17,6 +17,7 @@ use crate::halt::{Halt, Threshold};
 use crate::input::Job;
 use crate::pool::job::{self, JobEnv};
 use crate::pool::{Control, process};
+use crate::remote::Remote;
 
 /// How many items are read ahead of the running jobs when `--halt` has a percentage.
 const PERCENT_READ_AHEAD: usize = 4096;
@@ -53,6 +54,7 @@ impl ThreadPool {
         control: Arc<Control>,
         events: Sender<Event>,
         budget: Arc<MemoryBudget>,
+        remote: Option<Arc<Remote>>,
     ) -> Self {
         // `--halt` percentages are of the total, known once the input has been read: read
         // further ahead for them, so that for inputs of up to a few thousand items the
@@ -73,6 +75,7 @@ impl ThreadPool {
                     control,
                     events,
                     next_start: Mutex::new(None),
+                    remote,
                 },
                 work_rx,
                 idle: AtomicUsize::new(0),

@@ -81,7 +81,7 @@ fn assert_none_left(marker: &str) {
 
 #[track_caller]
 fn wait_for_process(marker: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(30);
     while processes_with(marker) == 0 {
         assert!(Instant::now() < deadline, "no process '{marker}' started");
         std::thread::sleep(Duration::from_millis(20));
@@ -364,7 +364,7 @@ fn sigint_ends_the_remote_commands_and_the_connections() {
         .unwrap();
     wait_for_process("sleep 62.73");
     kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
-    assert_eq!(wait_with_timeout(&mut child, Duration::from_secs(10)), 130);
+    assert_eq!(wait_with_timeout(&mut child, Duration::from_secs(20)), 130);
     assert_none_left("sleep 62.73");
     assert_clean(&sshd, tmp.path());
 }
@@ -503,4 +503,65 @@ fn a_sshlogin_file_lists_the_hosts() {
         .map(|l| l.split('\t').next().unwrap().to_string())
         .collect();
     assert_eq!(hosts.into_iter().collect::<Vec<_>>(), ["alpha", "beta"]);
+}
+
+#[test]
+fn a_host_lost_mid_run_is_reported_once_and_its_jobs_go_elsewhere() {
+    let Some(sshd) = sshd_or_skip() else { return };
+    let Ok(mut gamma) = Sshd::start_as("gamma") else {
+        panic!("a second sshd could not be started");
+    };
+    // One client config for both servers.
+    let config = sshd.dir_path().join("both_config");
+    let text = std::fs::read_to_string(sshd.config()).unwrap()
+        + &std::fs::read_to_string(gamma.config())
+            .unwrap()
+            .replace("Host down", "Host gamma-down");
+    std::fs::write(&config, text).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let items: Vec<String> = (1..=8).map(|i| i.to_string()).collect();
+    let mut child = StdCommand::new(pmap_path())
+        .env("TMPDIR", tmp.path())
+        .arg("--ssh-command")
+        .arg(format!("ssh -F {}", config.display()))
+        .args([
+            "-S",
+            "1/alpha,1/gamma",
+            "sleep 0.2; echo {} $PMAP_HOST",
+            ":::",
+        ])
+        .args(&items)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = common::LineReader::new(child.stdout.take().unwrap());
+    let stderr = child.stderr.take().unwrap();
+    let mut seen = Vec::new();
+    // Once gamma has run a job, it goes away.
+    while !seen.iter().any(|l: &String| l.ends_with(" gamma\n")) {
+        let line = lines.next_line(Duration::from_secs(20)).expect("output");
+        seen.push(String::from_utf8(line).unwrap());
+    }
+    gamma.kill_all();
+    let rest = String::from_utf8(lines.rest(Duration::from_secs(20))).unwrap();
+    let code = wait_with_timeout(&mut child, Duration::from_secs(20));
+    let stderr = common::read_all(stderr);
+    seen.extend(rest.lines().map(|l| format!("{l}\n")));
+    assert_eq!(code, 0, "{stderr}\n{seen:?}");
+    let mut done: Vec<u32> = seen
+        .iter()
+        .map(|l| l.split(' ').next().unwrap().parse().unwrap())
+        .collect();
+    done.sort();
+    assert_eq!(done, (1..=8).collect::<Vec<u32>>(), "{seen:?}");
+    assert!(
+        stderr.starts_with("pmap: host 'gamma' cannot be reached: ")
+            && stderr.ends_with("; its jobs go to the other hosts\n")
+            && stderr.lines().count() == 1,
+        "{stderr}"
+    );
+    assert_clean(&sshd, tmp.path());
+    assert_none_left(&config.display().to_string());
 }

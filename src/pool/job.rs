@@ -77,25 +77,34 @@ impl JobEnv {
 }
 
 /// Runs `job` in `slot` as a fresh process, retrying it under `--retries`, and returns how
-/// its last attempt ended. `buf` is the worker's reusable read buffer.
-pub fn run(job: Job, slot: usize, env: &JobEnv, buf: &mut [u8]) -> JobResult {
-    with_retries(job, env, |job| run_once(job, slot, env, buf))
+/// its last attempt ended. `buf` is the worker's reusable read buffer. With `--sshlogin`,
+/// the job comes back as `Err` if the slot's host was found unreachable: it is to run
+/// elsewhere.
+pub fn run(job: Job, slot: usize, env: &JobEnv, buf: &mut [u8]) -> Result<JobResult, Job> {
+    with_retries(job, env, |job| run_once(job, slot, env, buf)).map_err(|(job, HostLost)| job)
 }
+
+/// The slot's host cannot be reached (any more).
+pub struct HostLost;
 
 /// One attempt at a job: how it ended, and its `--results` files to finish.
 pub type Attempt = (JobResult, Option<ResultFiles>);
 
 /// Makes attempts at `job` until one succeeds, `--retries` runs out or pmap stops; the last
 /// attempt is the job's result.
-pub fn with_retries(
+/// An attempt that fails with `E` gives the job back, unrun, with that error.
+pub fn with_retries<E>(
     job: Job,
     env: &JobEnv,
-    mut attempt_once: impl FnMut(&Job) -> Attempt,
-) -> JobResult {
+    mut attempt_once: impl FnMut(&Job) -> Result<Attempt, E>,
+) -> Result<JobResult, (Job, E)> {
     let attempts = env.config.control.retries + 1;
     let mut attempt = 1;
     loop {
-        let (mut result, results) = attempt_once(&job);
+        let (mut result, results) = match attempt_once(&job) {
+            Ok(attempt) => attempt,
+            Err(e) => return Err((job, e)),
+        };
         result.attempts = attempt;
         let stop = env.control.is_stopping();
         if result.succeeded() || attempt == attempts || stop {
@@ -108,14 +117,17 @@ pub fn with_retries(
                         .get_or_insert(format!("cannot write --results files: {e}"));
                 }
             }
-            return result;
+            return Ok(result);
         }
         attempt += 1;
     }
 }
 
-fn run_once(job: &Job, slot: usize, env: &JobEnv, buf: &mut [u8]) -> Attempt {
+fn run_once(job: &Job, slot: usize, env: &JobEnv, buf: &mut [u8]) -> Result<Attempt, HostLost> {
     let config = &env.config;
+    if env.remote.as_ref().is_some_and(|r| r.is_lost(slot)) {
+        return Err(HostLost);
+    }
     let host = env.remote.as_ref().map(|r| r.host(slot));
     let context = JobContext {
         values: &job.values,
@@ -211,7 +223,18 @@ fn run_once(job: &Job, slot: usize, env: &JobEnv, buf: &mut [u8]) -> Attempt {
     );
     attempt.0.timed_out = timed_out;
     attempt.0.host = host.map(|h| Arc::clone(&h.name));
-    attempt
+    // ssh's 255: the command's own status, or the host is gone. Ask the host.
+    if let (true, Some(remote)) = (is_remote, &env.remote) {
+        if attempt.0.status == JobStatus::Exited(255) && !env.control.is_stopping() {
+            if let Some(report) = remote.check_after_255(slot) {
+                if let Some(message) = report {
+                    let _ = env.events.send(Event::Notice(message));
+                }
+                return Err(HostLost);
+            }
+        }
+    }
+    Ok(attempt)
 }
 
 /// Assembles an attempt's result once its output is complete.

@@ -6,6 +6,7 @@
 
 pub mod job;
 pub mod process;
+pub mod requeue;
 pub mod supervise;
 pub mod thread;
 

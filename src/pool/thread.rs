@@ -16,6 +16,7 @@ use crate::event::Event;
 use crate::halt::{Halt, Threshold};
 use crate::input::Job;
 use crate::pool::job::{self, JobEnv};
+use crate::pool::requeue::Requeue;
 use crate::pool::{Control, process};
 use crate::remote::Remote;
 
@@ -46,6 +47,8 @@ struct Shared {
     work_rx: Receiver<Work>,
     /// Workers waiting for work.
     idle: AtomicUsize,
+    /// With `--sshlogin`: jobs handed back by slots whose host was lost.
+    requeue: Option<Requeue>,
 }
 
 impl ThreadPool {
@@ -75,10 +78,11 @@ impl ThreadPool {
                     control,
                     events,
                     next_start: Mutex::new(None),
-                    remote,
+                    remote: remote.clone(),
                 },
                 work_rx,
                 idle: AtomicUsize::new(0),
+                requeue: remote.is_some().then(Requeue::default),
             }),
             work_tx,
             spawned: 0,
@@ -92,11 +96,18 @@ impl ThreadPool {
             return false;
         }
         let waiting = self.work_tx.len() + 1;
-        if self.spawned < self.shared.env.config.jobs
-            && waiting > self.shared.idle.load(Ordering::SeqCst)
-            && !self.spawn_worker()
+        // With --sshlogin every slot gets its worker at once, so that jobs handed back by
+        // a lost host always find the other hosts' workers.
+        let eager = self.shared.requeue.is_some();
+        while self.spawned < self.shared.env.config.jobs
+            && (eager || waiting > self.shared.idle.load(Ordering::SeqCst))
         {
-            return false;
+            if !self.spawn_worker() {
+                return false;
+            }
+            if !eager {
+                break;
+            }
         }
         select! {
             send(self.work_tx, work) -> sent => sent.is_ok(),
@@ -117,6 +128,9 @@ impl ThreadPool {
         let slot = self.spawned;
         let shared = Arc::clone(&self.shared);
         shared.env.control.worker_started();
+        if let Some(requeue) = &shared.requeue {
+            requeue.worker_started();
+        }
         let spawned = std::thread::Builder::new()
             .name(format!("pmap-slot-{slot}"))
             .stack_size(256 * 1024)
@@ -141,17 +155,60 @@ impl ThreadPool {
     }
 }
 
+/// The next work for a worker: a job handed back by a lost host first, then the input; once
+/// the input has ended (`input_done`), only jobs handed back. `None`: leave.
+fn next_work(shared: &Shared, input_done: &mut bool) -> Option<Work> {
+    let stopped = shared.env.control.stopped();
+    let Some(requeue) = &shared.requeue else {
+        return select! {
+            recv(shared.work_rx) -> work => work.ok(),
+            recv(stopped) -> _ => None,
+        };
+    };
+    loop {
+        if *input_done {
+            return requeue.next_after_input(stopped).map(Work::Job);
+        }
+        if let Some(job) = requeue.take() {
+            return Some(Work::Job(job));
+        }
+        select! {
+            recv(shared.work_rx) -> work => match work {
+                Ok(work) => return Some(work),
+                Err(_) => {
+                    *input_done = true;
+                    requeue.input_done();
+                }
+            },
+            recv(requeue.doorbell()) -> _ => {}
+            recv(stopped) -> _ => return None,
+        }
+    }
+}
+
+/// Hands a job back for another slot; if no host is left, pmap stops with an error.
+fn hand_back(shared: &Shared, job: Job) {
+    let (Some(requeue), Some(remote)) = (&shared.requeue, &shared.env.remote) else {
+        return;
+    };
+    requeue.give_back(job);
+    if !remote.any_host_left() {
+        let _ = shared.env.events.send(Event::Fatal(
+            "no host in --sshlogin can be reached any more; the remaining jobs did not run".into(),
+        ));
+        shared.env.control.stop();
+    }
+}
+
 fn worker(shared: &Shared, slot: usize) {
     let control = &shared.env.control;
     let mut buf = vec![0u8; 64 * 1024];
     let mut persistent = (shared.env.config.pool == PoolKind::Process)
         .then(|| process::Slot::new(slot, &shared.env));
+    let mut input_done = false;
     loop {
         shared.idle.fetch_add(1, Ordering::SeqCst);
-        let work = select! {
-            recv(shared.work_rx) -> work => work.ok(),
-            recv(control.stopped()) -> _ => None,
-        };
+        let work = next_work(shared, &mut input_done);
         shared.idle.fetch_sub(1, Ordering::SeqCst);
         let Some(work) = work else { break };
         if control.is_stopping() {
@@ -164,9 +221,23 @@ fn worker(shared: &Shared, slot: usize) {
             }
             Work::Job(job) => {
                 let result = match &mut persistent {
-                    Some(worker) => worker.run(job, &shared.env, &mut buf),
+                    Some(worker) => Ok(worker.run(job, &shared.env, &mut buf)),
                     None => job::run(job, slot, &shared.env, &mut buf),
                 };
+                let result = match result {
+                    Ok(result) => result,
+                    Err(job) => {
+                        // This slot's host was lost: its job goes to another slot, and this
+                        // worker leaves.
+                        hand_back(shared, job);
+                        break;
+                    }
+                };
+                if input_done {
+                    if let Some(requeue) = &shared.requeue {
+                        requeue.done();
+                    }
+                }
                 let (succeeded, interrupted) = (result.succeeded(), result.interrupted);
                 let sent = events.send(Event::Finished(Box::new(result)));
                 control.job_finished(succeeded, interrupted, events);

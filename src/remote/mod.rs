@@ -15,6 +15,7 @@ use std::fs::File;
 use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -45,6 +46,8 @@ pub struct Host {
     /// As given in the host list (`:` for this machine).
     pub name: Arc<str>,
     pub target: Target,
+    /// Found unreachable during the run: its slots take no more jobs.
+    lost: AtomicBool,
 }
 
 /// Where one slot runs.
@@ -122,6 +125,7 @@ impl Remote {
                     hosts.push(Host {
                         name: Arc::from(spec.name.as_str()),
                         target: spec.target.clone(),
+                        lost: AtomicBool::new(false),
                     });
                 }
                 Err(why) => eprintln!(
@@ -189,6 +193,40 @@ impl Remote {
         let mut c = ssh::base_command(&self.ssh, entry.control_path.as_deref(), *port);
         c.arg(destination).arg(ssh::remote_line(line, place));
         Some(c)
+    }
+
+    /// Whether `slot`'s host has been found unreachable during the run.
+    pub fn is_lost(&self, slot: usize) -> bool {
+        self.host(slot).lost.load(Ordering::SeqCst)
+    }
+
+    /// A job in `slot` ended with ssh's 255 (which may also be the command's own status):
+    /// checks with a fresh `ssh HOST true` whether the host can still be reached. If it
+    /// cannot, the host is marked lost and — the first time only — the message to report
+    /// is returned; `Some(None)` means it was already reported. `None`: the host is fine.
+    pub fn check_after_255(&self, slot: usize) -> Option<Option<String>> {
+        let host = self.host(slot);
+        if host.lost.load(Ordering::SeqCst) {
+            return Some(None);
+        }
+        let mut probe = ssh::probe_command(&self.ssh, &host.target)?;
+        let why = match run_probe(&mut probe) {
+            Ok((Some(0), _)) => return None,
+            Ok((code, stderr)) => ssh::reason(&stderr, code),
+            Err(why) => why,
+        };
+        let first = !host.lost.swap(true, Ordering::SeqCst);
+        Some(first.then(|| {
+            format!(
+                "host '{}' cannot be reached: {why}; its jobs go to the other hosts",
+                host.name
+            )
+        }))
+    }
+
+    /// Whether any host is left to run jobs on.
+    pub fn any_host_left(&self) -> bool {
+        self.hosts.iter().any(|h| !h.lost.load(Ordering::SeqCst))
     }
 
     /// The ssh program, for messages.

@@ -32,8 +32,14 @@ fn keygen(path: &Path) {
 }
 
 impl Sshd {
-    /// Starts the server, or says why it cannot (then the caller skips, printing that).
+    /// Starts the server, reached as `alpha` and `beta`, or says why it cannot (then the
+    /// caller skips, printing that).
     pub fn start() -> Result<Sshd, String> {
+        Self::start_as("alpha beta")
+    }
+
+    /// Starts a server reached under the host aliases `aliases` (space-separated).
+    pub fn start_as(aliases: &str) -> Result<Sshd, String> {
         if !Path::new(SSHD).exists() {
             return Err(format!(
                 "{SSHD} is not installed (apt-get install openssh-server)"
@@ -89,7 +95,7 @@ impl Sshd {
         std::fs::write(
             d.join("ssh_config"),
             format!(
-                "Host alpha beta\n{}Host down\n{}",
+                "Host {aliases}\n{}Host down\n{}",
                 client(port),
                 client(closed)
             ),
@@ -128,7 +134,7 @@ impl Sshd {
         let out = Command::new("ssh")
             .arg("-F")
             .arg(sshd.config())
-            .args(["alpha", "true"])
+            .args([aliases.split(' ').next().unwrap_or_default(), "true"])
             .stdin(Stdio::null())
             .output()
             .map_err(|e| format!("cannot run ssh: {e}"))?;
@@ -146,9 +152,51 @@ impl Sshd {
         self.dir.path().join("ssh_config")
     }
 
+    /// The temp dir holding the keys and configs.
+    pub fn dir_path(&self) -> &Path {
+        self.dir.path()
+    }
+
     /// The `--ssh-command` that reaches this server.
     pub fn ssh_command(&self) -> String {
         format!("ssh -F {}", self.config().display())
+    }
+}
+
+impl Sshd {
+    /// Kills the server and every connection it serves, as if its machine went away.
+    pub fn kill_all(&mut self) {
+        let listener = self.child.id();
+        // Each connection is served by an sshd process of its own, a child of the listener
+        // (or of its child); find those before they lose their parent, and end them by pid.
+        let ps = Command::new("ps")
+            .args(["-eo", "pid=,ppid="])
+            .output()
+            .expect("ps");
+        let table: Vec<(u32, u32)> = String::from_utf8_lossy(&ps.stdout)
+            .lines()
+            .filter_map(|l| {
+                let mut f = l.split_whitespace().map(|x| x.parse().ok());
+                Some((f.next()??, f.next()??))
+            })
+            .collect();
+        let mut doomed = vec![listener];
+        let mut i = 0;
+        while i < doomed.len() {
+            let parent = doomed[i];
+            doomed.extend(
+                table
+                    .iter()
+                    .filter(|(_, pp)| *pp == parent)
+                    .map(|(p, _)| *p),
+            );
+            i += 1;
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        for pid in &doomed[1..] {
+            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+        }
     }
 }
 

@@ -31,7 +31,7 @@ Register-ArgumentCompleter -Native -CommandName 'pmap' -ScriptBlock {
             [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Give each job up to N items')
             [CompletionResult]::new('--max-args', '--max-args', [CompletionResultType]::ParameterName, 'Give each job up to N items')
             [CompletionResult]::new('-I', '-I ', [CompletionResultType]::ParameterName, 'Use STR instead of {} as the replacement string for the items')
-            [CompletionResult]::new('--tagstring', '--tagstring', [CompletionResultType]::ParameterName, 'Start every output line with STR (replacement strings allowed) and a TAB')
+            [CompletionResult]::new('--tagstring', '--tagstring', [CompletionResultType]::ParameterName, 'Start every output line with STR (replacement strings allowed, and {host} for the host that ran the job) and a TAB')
             [CompletionResult]::new('--results', '--results', [CompletionResultType]::ParameterName, 'Also keep each job''s output in DIR/<seq>/stdout, stderr and meta.json')
             [CompletionResult]::new('--pool', '--pool', [CompletionResultType]::ParameterName, 'How jobs run: a fresh process per job (thread), or long-lived workers that read one item per line on stdin and answer one line each (process)')
             [CompletionResult]::new('--max-tasks', '--max-tasks', [CompletionResultType]::ParameterName, 'With --pool process: replace each worker after it has handled N items')

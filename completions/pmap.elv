@@ -28,7 +28,7 @@ set edit:completion:arg-completer[pmap] = {|@words|
             cand -n 'Give each job up to N items'
             cand --max-args 'Give each job up to N items'
             cand -I 'Use STR instead of {} as the replacement string for the items'
-            cand --tagstring 'Start every output line with STR (replacement strings allowed) and a TAB'
+            cand --tagstring 'Start every output line with STR (replacement strings allowed, and {host} for the host that ran the job) and a TAB'
             cand --results 'Also keep each job''s output in DIR/<seq>/stdout, stderr and meta.json'
             cand --pool 'How jobs run: a fresh process per job (thread), or long-lived workers that read one item per line on stdin and answer one line each (process)'
             cand --max-tasks 'With --pool process: replace each worker after it has handled N items'

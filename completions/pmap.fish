@@ -4,7 +4,7 @@ complete -c pmap -s a -l arg-file -d 'Read items from FILE (repeatable; each fil
 complete -c pmap -l colsep -d 'Split each item into columns {1}, {2}, ... at matches of REGEX' -r
 complete -c pmap -s n -l max-args -d 'Give each job up to N items' -r
 complete -c pmap -s I -d 'Use STR instead of {} as the replacement string for the items' -r
-complete -c pmap -l tagstring -d 'Start every output line with STR (replacement strings allowed) and a TAB' -r
+complete -c pmap -l tagstring -d 'Start every output line with STR (replacement strings allowed, and {host} for the host that ran the job) and a TAB' -r
 complete -c pmap -l results -d 'Also keep each job\'s output in DIR/<seq>/stdout, stderr and meta.json' -r -F
 complete -c pmap -l pool -d 'How jobs run: a fresh process per job (thread), or long-lived workers that read one item per line on stdin and answer one line each (process)' -r -f -a "thread\t'A fresh process per job'
 process\t'Long-lived worker processes fed items on stdin'"

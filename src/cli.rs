@@ -107,7 +107,8 @@ pub struct Cli {
     #[arg(long = "tag")]
     pub tag: bool,
 
-    /// Start every output line with STR (replacement strings allowed) and a TAB
+    /// Start every output line with STR (replacement strings allowed, and {host} for the
+    /// host that ran the job) and a TAB
     #[arg(long = "tagstring", value_name = "STR")]
     pub tagstring: Option<OsString>,
 
@@ -226,6 +227,7 @@ EXAMPLES:
   find . -name '*.png' | pmap 'convert {} {.}.webp'
   pmap -k echo ::: a b ::: 1 2
   pmap --colsep , 'echo {2} {1}' :::: pairs.csv
+  pmap -S 4/host1,4/host2,: --tagstring '{host}' 'echo {} on $(hostname)' ::: a b c
 
 EXIT STATUS:
   0 all jobs succeeded; 1-100 the number of failed jobs; 101 more than 100 failed;

@@ -225,7 +225,7 @@ fn run_once(job: &Job, slot: usize, env: &JobEnv, buf: &mut [u8]) -> Result<Atte
     attempt.0.host = host.map(|h| Arc::clone(&h.name));
     // ssh's 255: the command's own status, or the host is gone. Ask the host.
     if let (true, Some(remote)) = (is_remote, &env.remote) {
-        if attempt.0.status == JobStatus::Exited(255) && !env.control.is_stopping() {
+        if attempt.0.status == JobStatus::Exited(255) && !timed_out && !env.control.is_stopping() {
             if let Some(report) = remote.check_after_255(slot) {
                 if let Some(message) = report {
                     let _ = env.events.send(Event::Notice(message));

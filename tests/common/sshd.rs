@@ -74,12 +74,15 @@ impl Sshd {
                 let out = Command::new("id").arg("-un").output().unwrap();
                 String::from_utf8_lossy(&out.stdout).trim().to_string()
             });
+        // `SetEnv SHLVL=1`: bash, as the login shell of a command run by sshd, reads
+        // ~/.bashrc only at shell level 1; whatever that prints would show up as job output.
         std::fs::write(
             d.join("sshd_config"),
             format!(
                 "HostKey {d}/host_key\nAuthorizedKeysFile {d}/authorized_keys\n\
                  StrictModes no\nUsePAM no\nPidFile {d}/sshd.pid\nListenAddress 127.0.0.1\n\
-                 PermitRootLogin yes\nMaxSessions 64\nMaxStartups 100\nAllowUsers {user}\n",
+                 PermitRootLogin yes\nMaxSessions 64\nMaxStartups 100\nAllowUsers {user}\n\
+                 SetEnv SHLVL=1\n",
                 d = d.display()
             ),
         )

@@ -565,3 +565,49 @@ fn a_host_lost_mid_run_is_reported_once_and_its_jobs_go_elsewhere() {
     assert_clean(&sshd, tmp.path());
     assert_none_left(&config.display().to_string());
 }
+
+#[test]
+fn a_bare_host_gets_j_slots() {
+    let Some(sshd) = sshd_or_skip() else { return };
+    // -j2 per host: four slots, all busy at once.
+    let out = run_remote(
+        &sshd,
+        &[
+            "-j2",
+            "-S",
+            "alpha,beta",
+            "--tagstring",
+            "{host}",
+            "sleep 0.5; echo {%}",
+            ":::",
+            "1",
+            "2",
+            "3",
+            "4",
+        ],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(
+        lines(&out),
+        ["alpha\t1", "alpha\t3", "beta\t2", "beta\t4"],
+        "{out:?}"
+    );
+}
+
+#[test]
+fn output_modes_work_as_locally() {
+    let Some(sshd) = sshd_or_skip() else { return };
+    let script = ": {}; echo out1; echo err1 >&2; sleep 0.2; printf out2";
+    run_remote(&sshd, &["-S", "alpha", script, ":::", "x"]).check("out1\nout2", "err1\n", 0);
+    run_remote(&sshd, &["-S", "alpha", "--lb", script, ":::", "x"]).check(
+        "out1\nout2",
+        "err1\n",
+        0,
+    );
+    run_remote(&sshd, &["-S", "alpha", "-u", script, ":::", "x"]).check("out1\nout2", "err1\n", 0);
+    run_remote(
+        &sshd,
+        &["-S", "alpha", "--merge-stderr", "--tag", script, ":::", "x"],
+    )
+    .ok("x\tout\tout1\nx\terr\terr1\nx\tout\tout2\n");
+}

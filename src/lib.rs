@@ -18,6 +18,7 @@ pub mod template;
 
 use std::ffi::OsString;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use clap::Parser;
 use clap::error::ErrorKind;
@@ -72,11 +73,27 @@ pub fn run(config: Config) -> Outcome {
     };
     // With --sshlogin: connect the hosts; the reachable ones' slots are the pool's slots.
     let mut config = config;
+    // Connecting can take a while: SIGINT or SIGTERM meanwhile ends the masters started so
+    // far and removes their directory, instead of killing pmap outright. A signal that
+    // arrives after connecting is taken up by the run's own signal handling.
+    let interrupted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    if config.remote.is_some() {
+        for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            let flag = Arc::clone(&interrupted);
+            if let Err(e) = signal_hook::flag::register_usize(signal, flag, signal as usize) {
+                eprintln!("pmap: cannot install signal handlers: {e}");
+                return Outcome::Error;
+            }
+        }
+    }
     let remote = match &config.remote {
-        Some(hosts) => match Remote::connect(hosts, config.jobs) {
+        Some(hosts) => match Remote::connect(hosts, config.jobs, &interrupted) {
             Ok(remote) => {
                 config.jobs = remote.slots();
                 Some(Arc::new(remote))
+            }
+            Err(_) if interrupted.load(Ordering::SeqCst) != 0 => {
+                return Outcome::Interrupted(interrupted.load(Ordering::SeqCst) as i32);
             }
             Err(e) => {
                 eprintln!("pmap: {e:#}");
@@ -85,7 +102,7 @@ pub fn run(config: Config) -> Outcome {
         },
         None => None,
     };
-    let outcome = run_pool(config, jobs, joblog, remote.clone());
+    let outcome = run_pool(config, jobs, joblog, remote.clone(), &interrupted);
     // The connection masters end with the run, whoever holds the last reference.
     if let Some(remote) = remote {
         remote.shutdown();
@@ -99,6 +116,7 @@ fn run_pool(
     jobs: input::JobReader,
     joblog: Option<JobLog>,
     remote: Option<Arc<Remote>>,
+    interrupted: &std::sync::atomic::AtomicUsize,
 ) -> Outcome {
     let config = Arc::new(config);
     let control = Arc::new(Control::new(
@@ -109,6 +127,14 @@ fn run_pool(
     if let Err(e) = signals::install(Arc::clone(&control), config.control.kill_grace) {
         eprintln!("pmap: {e:#}");
         return Outcome::Error;
+    }
+    // Interrupted between connecting the hosts and installing the handlers above.
+    match interrupted.load(Ordering::SeqCst) {
+        0 => {}
+        signal => {
+            control.set_interrupted(signal as i32);
+            control.terminate(config.control.kill_grace);
+        }
     }
     let grace_keeper = Arc::clone(&control);
     if let Err(e) = std::thread::Builder::new()

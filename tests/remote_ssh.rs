@@ -611,3 +611,27 @@ fn output_modes_work_as_locally() {
     )
     .ok("x\tout\tout1\nx\terr\terr1\nx\tout\tout2\n");
 }
+
+#[test]
+fn sigint_while_connecting_ends_the_connections_and_cleans_up() {
+    let Some(sshd) = sshd_or_skip() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = StdCommand::new(pmap_path())
+        .env("TMPDIR", tmp.path())
+        .arg("--ssh-command")
+        .arg(sshd.ssh_command())
+        .args(["-S", "alpha,slow", "echo", ":::", "1"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_process("sleep 30.61");
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
+    assert_eq!(wait_with_timeout(&mut child, Duration::from_secs(10)), 130);
+    let stdout = common::read_all(child.stdout.take().unwrap());
+    let stderr = common::read_all(child.stderr.take().unwrap());
+    assert_eq!((stdout.as_str(), stderr.as_str()), ("", ""));
+    assert_none_left("sleep 30.61");
+    assert_clean(&sshd, tmp.path());
+}

@@ -15,12 +15,12 @@ use std::fs::File;
 use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use nix::sys::signal::{Signal, kill};
+use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use std::os::unix::process::CommandExt;
 
@@ -75,7 +75,12 @@ pub struct Remote {
 impl Remote {
     /// Connects every ssh host (in parallel), reports the unreachable ones on stderr, and
     /// plans the slots of the others. A host without `N/` gets `default_slots` (`-j`).
-    pub fn connect(config: &RemoteConfig, default_slots: usize) -> Result<Remote> {
+    /// Gives up, ending what it started, once `interrupted` is set (by SIGINT or SIGTERM).
+    pub fn connect(
+        config: &RemoteConfig,
+        default_slots: usize,
+        interrupted: &AtomicUsize,
+    ) -> Result<Remote> {
         let dir = if config.share
             && config
                 .hosts
@@ -94,7 +99,9 @@ impl Remote {
                 .enumerate()
                 .map(|(i, spec)| {
                     let dir = dir.as_ref().map(|d| d.path());
-                    scope.spawn(move || connect_host(&config.ssh, spec, i, slots_of(spec), dir))
+                    scope.spawn(move || {
+                        connect_host(&config.ssh, spec, i, slots_of(spec), dir, interrupted)
+                    })
                 })
                 .collect();
             handles
@@ -106,6 +113,10 @@ impl Remote {
                 .collect()
         });
 
+        if interrupted.load(Ordering::SeqCst) != 0 {
+            end_masters(outcomes.into_iter().flatten().flatten().collect());
+            bail!("interrupted");
+        }
         let mut hosts = Vec::new();
         let mut masters = Vec::new();
         let mut slot_counts = Vec::new();
@@ -285,6 +296,7 @@ fn connect_host(
     index: usize,
     slots: usize,
     dir: Option<&Path>,
+    interrupted: &AtomicUsize,
 ) -> Result<Vec<Master>, String> {
     if spec.target == Target::Local {
         return Ok(Vec::new());
@@ -318,7 +330,7 @@ fn connect_host(
             ready.push(master);
             continue;
         }
-        match wait_ready(master, stderr, &path) {
+        match wait_ready(master, stderr, &path, interrupted) {
             Ok(m) => ready.push(m),
             Err(why) => failure = Some(why),
         }
@@ -379,10 +391,19 @@ fn start_master(ssh: &[OsString], target: &Target, path: &Path) -> Result<(Maste
 
 /// Waits until the master listens on its socket (the host is reachable) or exits (it is
 /// not; ssh's last line says why).
-fn wait_ready(mut master: Master, stderr: File, path: &Path) -> Result<Master, String> {
+fn wait_ready(
+    mut master: Master,
+    stderr: File,
+    path: &Path,
+    interrupted: &AtomicUsize,
+) -> Result<Master, String> {
     loop {
         if path.exists() {
             return Ok(master);
+        }
+        if interrupted.load(Ordering::SeqCst) != 0 {
+            end_masters(vec![master]);
+            return Err("interrupted".into());
         }
         match master.child.try_wait() {
             Ok(Some(status)) => return Err(ssh::reason(&read_back(stderr), status.code())),
@@ -393,11 +414,12 @@ fn wait_ready(mut master: Master, stderr: File, path: &Path) -> Result<Master, S
 }
 
 /// Ends each master: closes its stdin (its remote `cat` ends, and with it the master) and
-/// sends SIGTERM; one that is still there after [`MASTER_GRACE`] gets SIGKILL. Reaps them.
+/// sends SIGTERM to its process group (which also holds a `ProxyCommand`, if any); one
+/// that is still there after [`MASTER_GRACE`] gets SIGKILL. Reaps them.
 fn end_masters(mut masters: Vec<Master>) {
     for m in &mut masters {
         m.stdin.take();
-        let _ = kill(Pid::from_raw(m.child.id() as i32), Signal::SIGTERM);
+        let _ = killpg(Pid::from_raw(m.child.id() as i32), Signal::SIGTERM);
     }
     let deadline = Instant::now() + MASTER_GRACE;
     for mut m in masters {
@@ -407,7 +429,7 @@ fn end_masters(mut masters: Vec<Master>) {
                     std::thread::sleep(Duration::from_millis(5));
                 }
                 Ok(None) => {
-                    let _ = m.child.kill();
+                    let _ = killpg(Pid::from_raw(m.child.id() as i32), Signal::SIGKILL);
                     let _ = m.child.wait();
                     break;
                 }

@@ -1,7 +1,7 @@
 //! A throwaway OpenSSH server on 127.0.0.1 for the remote-execution tests: fresh host and
 //! client keys in a temp dir, `sshd -D -p PORT -f CONFIG` as the current user, and an ssh
 //! config file that reaches it as `alpha` and `beta`, with `down` pointing at a closed
-//! port. Killed on drop.
+//! port, and `slow` never answering (its ProxyCommand is `sleep 30.61`). Killed on drop.
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -98,9 +98,10 @@ impl Sshd {
         std::fs::write(
             d.join("ssh_config"),
             format!(
-                "Host {aliases}\n{}Host down\n{}",
+                "Host {aliases}\n{}Host down\n{}Host slow\n  ProxyCommand sleep 30.61\n{}",
                 client(port),
-                client(closed)
+                client(closed),
+                client(port)
             ),
         )
         .unwrap();

@@ -635,3 +635,18 @@ fn sigint_while_connecting_ends_the_connections_and_cleans_up() {
     assert_none_left("sleep 30.61");
     assert_clean(&sshd, tmp.path());
 }
+
+#[test]
+fn more_slots_than_sessions_per_connection_all_run() {
+    let Some(sshd) = sshd_or_skip() else { return };
+    // sshd allows 10 sessions per connection by default (the fixture keeps that default);
+    // 12 jobs at once on one host all run (pmap opens one connection per 8 slots).
+    let items: Vec<String> = (1..=12).map(|i| i.to_string()).collect();
+    let mut args = vec!["-S", "12/alpha", "sleep 1; echo {}", ":::"];
+    args.extend(items.iter().map(String::as_str));
+    let out = run_remote(&sshd, &args);
+    assert_eq!(out.code, 0, "{out:?}");
+    let mut got: Vec<u32> = lines(&out).iter().map(|l| l.parse().unwrap()).collect();
+    got.sort();
+    assert_eq!(got, (1..=12).collect::<Vec<u32>>());
+}

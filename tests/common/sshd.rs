@@ -81,7 +81,7 @@ impl Sshd {
             format!(
                 "HostKey {d}/host_key\nAuthorizedKeysFile {d}/authorized_keys\n\
                  StrictModes no\nUsePAM no\nPidFile {d}/sshd.pid\nListenAddress 127.0.0.1\n\
-                 PermitRootLogin yes\nMaxSessions 64\nMaxStartups 100\nAllowUsers {user}\n\
+                 PermitRootLogin yes\nMaxStartups 100\nAllowUsers {user}\n\
                  SetEnv SHLVL=1\n",
                 d = d.display()
             ),

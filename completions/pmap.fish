@@ -4,7 +4,7 @@ complete -c pmap -s a -l arg-file -d 'Read items from FILE (repeatable; each fil
 complete -c pmap -l colsep -d 'Split each item into columns {1}, {2}, ... at matches of REGEX' -r
 complete -c pmap -s n -l max-args -d 'Give each job up to N items' -r
 complete -c pmap -s I -d 'Use STR instead of {} as the replacement string for the items' -r
-complete -c pmap -l tagstring -d 'Start every output line with STR (replacement strings allowed) and a TAB' -r
+complete -c pmap -l tagstring -d 'Start every output line with STR (replacement strings allowed, and {host} for the host that ran the job) and a TAB' -r
 complete -c pmap -l results -d 'Also keep each job\'s output in DIR/<seq>/stdout, stderr and meta.json' -r -F
 complete -c pmap -l pool -d 'How jobs run: a fresh process per job (thread), or long-lived workers that read one item per line on stdin and answer one line each (process)' -r -f -a "thread\t'A fresh process per job'
 process\t'Long-lived worker processes fed items on stdin'"
@@ -15,6 +15,9 @@ complete -c pmap -l retries -d 'Run a failed job up to N more times; only its la
 complete -c pmap -l delay -d 'Wait at least DURATION between job starts' -r
 complete -c pmap -l halt -d 'When to stop early: never, or now,COND / soon,COND with COND fail=N, success=N, done=N or the same with N% (e.g. --halt now,fail=1)' -r
 complete -c pmap -l joblog -d 'Log each finished job to FILE, in GNU parallel\'s joblog format' -r -F
+complete -c pmap -s S -l sshlogin -d 'Run jobs on these hosts through ssh: comma-separated, `N/host` gives N slots (else -j), `:` is this machine, `user@host` and `host:port` accepted (repeatable)' -r
+complete -c pmap -l sshlogin-file -d 'Read hosts for --sshlogin from FILE: one per line, `#` starts a comment (repeatable)' -r -F
+complete -c pmap -l ssh-command -d 'The ssh command to reach the hosts with, split into words like a shell would (e.g. \'ssh -F ./config\') [default: ssh]' -r
 complete -c pmap -l color -d 'Colour tags and pmap\'s failure notices: auto (when the output is a terminal and NO_COLOR is unset), always or never' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -34,5 +37,6 @@ complete -c pmap -l resume-failed -d 'Re-run jobs the --joblog file records as f
 complete -c pmap -l bar -d 'Show a progress bar on stderr (when it is a terminal): done/total, failures, rate, ETA'
 complete -c pmap -l eta -d 'Show the estimated time left on stderr (when it is a terminal)'
 complete -c pmap -s v -l verbose -d 'Print each command on stderr as it starts'
+complete -c pmap -l no-ssh-sharing -d 'Open a new ssh connection for every job instead of sharing one per host (slower; for servers that refuse connection sharing)'
 complete -c pmap -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pmap -s V -l version -d 'Print version'

@@ -107,7 +107,8 @@ pub struct Cli {
     #[arg(long = "tag")]
     pub tag: bool,
 
-    /// Start every output line with STR (replacement strings allowed) and a TAB
+    /// Start every output line with STR (replacement strings allowed, and {host} for the
+    /// host that ran the job) and a TAB
     #[arg(long = "tagstring", value_name = "STR")]
     pub tagstring: Option<OsString>,
 
@@ -178,6 +179,30 @@ pub struct Cli {
     #[arg(short = 'v', long = "verbose")]
     pub verbose: bool,
 
+    /// Run jobs on these hosts through ssh: comma-separated, `N/host` gives N slots (else
+    /// -j), `:` is this machine, `user@host` and `host:port` accepted (repeatable)
+    #[arg(short = 'S', long = "sshlogin", value_name = "HOSTS")]
+    pub sshlogin: Vec<String>,
+
+    /// Read hosts for --sshlogin from FILE: one per line, `#` starts a comment (repeatable)
+    #[arg(long = "sshlogin-file", value_name = "FILE")]
+    pub sshlogin_file: Vec<PathBuf>,
+
+    /// The ssh command to reach the hosts with, split into words like a shell would
+    /// (e.g. 'ssh -F ./config') [default: ssh]
+    #[arg(
+        long = "ssh-command",
+        value_name = "CMD",
+        env = "PMAP_SSH",
+        hide_env_values = true
+    )]
+    pub ssh_command: Option<String>,
+
+    /// Open a new ssh connection for every job instead of sharing one per host (slower; for
+    /// servers that refuse connection sharing)
+    #[arg(long = "no-ssh-sharing")]
+    pub no_ssh_sharing: bool,
+
     /// Colour tags and pmap's failure notices: auto (when the output is a terminal and
     /// NO_COLOR is unset), always or never
     #[arg(long = "color", value_name = "WHEN", value_enum, default_value_t = ColorWhen::Auto)]
@@ -202,6 +227,7 @@ EXAMPLES:
   find . -name '*.png' | pmap 'convert {} {.}.webp'
   pmap -k echo ::: a b ::: 1 2
   pmap --colsep , 'echo {2} {1}' :::: pairs.csv
+  pmap -S 4/host1,4/host2,: --tagstring '{host}' 'echo {} on $(hostname)' ::: a b c
 
 EXIT STATUS:
   0 all jobs succeeded; 1-100 the number of failed jobs; 101 more than 100 failed;

@@ -18,6 +18,7 @@ use crate::collect::joblog;
 use crate::collect::progress::ProgressKind;
 use crate::halt::Halt;
 use crate::input::{InputConfig, SourceSpec};
+use crate::remote::{RemoteConfig, hosts};
 use crate::template::{TagTemplate, Template};
 
 /// Everything a run needs, validated.
@@ -38,6 +39,8 @@ pub struct Config {
     /// `--max-tasks`: items a process-pool worker handles before it is replaced.
     pub max_tasks: Option<u64>,
     pub dry_run: bool,
+    /// `-S`/`--sshlogin-file`: the hosts jobs run on, if any.
+    pub remote: Option<RemoteConfig>,
 }
 
 /// Job control (SPEC §6).
@@ -107,6 +110,7 @@ impl Config {
     /// Validates the parsed command line.
     pub fn from_cli(cli: Cli) -> Result<Self> {
         let control = control_config(&cli)?;
+        let remote = remote_config(&cli)?;
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         let jobs = match &cli.jobs {
             None => cpus,
@@ -218,6 +222,10 @@ impl Config {
             bail!("--max-tasks must be at least 1");
         }
 
+        if remote.is_some() && cli.pool == PoolKind::Process {
+            bail!("--sshlogin cannot be used with --pool process (yet); use --pool thread");
+        }
+
         let shell = std::env::var_os("PMAP_SHELL")
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| OsString::from("/bin/sh"));
@@ -284,8 +292,50 @@ impl Config {
             pool: cli.pool,
             max_tasks: cli.max_tasks,
             dry_run: cli.dry_run,
+            remote,
         })
     }
+}
+
+/// `-S`, `--sshlogin-file`, `--ssh-command`/`PMAP_SSH` and `--no-ssh-sharing`.
+fn remote_config(cli: &Cli) -> Result<Option<RemoteConfig>> {
+    let ssh_flags_without_hosts = cli.sshlogin.is_empty() && cli.sshlogin_file.is_empty();
+    if ssh_flags_without_hosts {
+        if cli.no_ssh_sharing {
+            bail!("--no-ssh-sharing needs hosts: give -S/--sshlogin or --sshlogin-file");
+        }
+        return Ok(None);
+    }
+    let mut hosts = Vec::new();
+    for list in &cli.sshlogin {
+        hosts.extend(hosts::parse_list(list)?);
+    }
+    for path in &cli.sshlogin_file {
+        hosts.extend(hosts::read_file(path)?);
+    }
+    let mut seen = HashSet::new();
+    for host in &hosts {
+        if !seen.insert(host.name.as_str()) {
+            bail!(
+                "host '{}' is given twice in --sshlogin; give it once, with N/ for more slots",
+                host.name
+            );
+        }
+    }
+    let command = cli
+        .ssh_command
+        .as_deref()
+        .filter(|c| !c.trim().is_empty())
+        .unwrap_or("ssh");
+    let ssh: Vec<OsString> = match shlex::split(command) {
+        Some(words) if !words.is_empty() => words.into_iter().map(OsString::from).collect(),
+        _ => bail!("invalid --ssh-command '{command}': unbalanced quotes"),
+    };
+    Ok(Some(RemoteConfig {
+        hosts,
+        ssh,
+        share: !cli.no_ssh_sharing,
+    }))
 }
 
 /// `--color`: `auto` colours a terminal unless NO_COLOR is set (https://no-color.org);

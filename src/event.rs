@@ -59,6 +59,8 @@ pub enum Captured {
 pub struct JobResult {
     pub seq: u64,
     pub slot: usize,
+    /// The host it ran on, with `--sshlogin` (`:` for this machine).
+    pub host: Option<std::sync::Arc<str>>,
     pub values: Vec<Vec<u8>>,
     /// The command as a pasteable shell line.
     pub command: Vec<u8>,

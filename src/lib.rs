@@ -12,11 +12,13 @@ pub mod exit;
 pub mod halt;
 pub mod input;
 pub mod pool;
+pub mod remote;
 pub mod signals;
 pub mod template;
 
 use std::ffi::OsString;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use clap::Parser;
 use clap::error::ErrorKind;
@@ -29,6 +31,7 @@ use exit::Outcome;
 use halt::HaltWatch;
 use pool::Control;
 use pool::thread::{ThreadPool, Work};
+use remote::Remote;
 
 /// Runs pmap with these command-line arguments (the first is the program name).
 pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> Outcome {
@@ -68,6 +71,53 @@ pub fn run(config: Config) -> Outcome {
         },
         None => None,
     };
+    // With --sshlogin: connect the hosts; the reachable ones' slots are the pool's slots.
+    let mut config = config;
+    // Connecting can take a while: SIGINT or SIGTERM meanwhile ends the masters started so
+    // far and removes their directory, instead of killing pmap outright. A signal that
+    // arrives after connecting is taken up by the run's own signal handling.
+    let interrupted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    if config.remote.is_some() {
+        for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            let flag = Arc::clone(&interrupted);
+            if let Err(e) = signal_hook::flag::register_usize(signal, flag, signal as usize) {
+                eprintln!("pmap: cannot install signal handlers: {e}");
+                return Outcome::Error;
+            }
+        }
+    }
+    let remote = match &config.remote {
+        Some(hosts) => match Remote::connect(hosts, config.jobs, &interrupted) {
+            Ok(remote) => {
+                config.jobs = remote.slots();
+                Some(Arc::new(remote))
+            }
+            Err(_) if interrupted.load(Ordering::SeqCst) != 0 => {
+                return Outcome::Interrupted(interrupted.load(Ordering::SeqCst) as i32);
+            }
+            Err(e) => {
+                eprintln!("pmap: {e:#}");
+                return Outcome::Error;
+            }
+        },
+        None => None,
+    };
+    let outcome = run_pool(config, jobs, joblog, remote.clone(), &interrupted);
+    // The connection masters end with the run, whoever holds the last reference.
+    if let Some(remote) = remote {
+        remote.shutdown();
+    }
+    outcome
+}
+
+/// Runs the jobs of a validated, connected configuration.
+fn run_pool(
+    config: Config,
+    jobs: input::JobReader,
+    joblog: Option<JobLog>,
+    remote: Option<Arc<Remote>>,
+    interrupted: &std::sync::atomic::AtomicUsize,
+) -> Outcome {
     let config = Arc::new(config);
     let control = Arc::new(Control::new(
         config.jobs,
@@ -77,6 +127,14 @@ pub fn run(config: Config) -> Outcome {
     if let Err(e) = signals::install(Arc::clone(&control), config.control.kill_grace) {
         eprintln!("pmap: {e:#}");
         return Outcome::Error;
+    }
+    // Interrupted between connecting the hosts and installing the handlers above.
+    match interrupted.load(Ordering::SeqCst) {
+        0 => {}
+        signal => {
+            control.set_interrupted(signal as i32);
+            control.terminate(config.control.kill_grace);
+        }
     }
     let grace_keeper = Arc::clone(&control);
     if let Err(e) = std::thread::Builder::new()
@@ -94,6 +152,7 @@ pub fn run(config: Config) -> Outcome {
         Arc::clone(&control),
         events_tx,
         Arc::clone(&budget),
+        remote,
     );
     // The reader is never joined: if the run is stopped while it waits for input, the
     // process simply exits around it.

@@ -29,6 +29,8 @@ enum Value {
     Seq,
     /// `{%}`: the slot running the job.
     Slot,
+    /// `{host}` (in `--tagstring` only): the host running the job.
+    Host,
 }
 
 /// How a value is transformed before substitution.
@@ -78,6 +80,8 @@ pub struct JobContext<'a> {
     pub values: &'a [Vec<u8>],
     pub seq: u64,
     pub slot: usize,
+    /// The host running the job, as given in `--sshlogin` (`:` for this machine).
+    pub host: &'a str,
 }
 
 /// A rendered command: either an argv or a shell line.
@@ -97,7 +101,7 @@ impl Template {
         replace: Option<&[u8]>,
         force_shell: bool,
     ) -> Result<Self, TemplateError> {
-        let parse = |w: &[u8]| parse_word(w, replace);
+        let parse = |w: &[u8]| parse_word(w, replace, false);
         let shape = match words {
             [] => Shape::ItemsAreCommands,
             [one] if force_shell || needs_shell(one.as_bytes()) => {
@@ -234,9 +238,9 @@ impl TagTemplate {
         TagTemplate(Word(vec![Piece::Replace(Value::All, Transform::Whole)]))
     }
 
-    /// `--tagstring STR`.
+    /// `--tagstring STR`: the command's replacement strings, and `{host}`.
     pub fn parse(s: &[u8], replace: Option<&[u8]>) -> Result<Self, TemplateError> {
-        parse_word(s, replace).map(TagTemplate)
+        parse_word(s, replace, true).map(TagTemplate)
     }
 
     pub fn render_into(&self, job: JobContext<'_>, out: &mut Vec<u8>) {
@@ -313,10 +317,12 @@ fn render_piece(
         }
         Piece::Replace(Value::Seq, _) => out.extend_from_slice(job.seq.to_string().as_bytes()),
         Piece::Replace(Value::Slot, _) => out.extend_from_slice(job.slot.to_string().as_bytes()),
+        Piece::Replace(Value::Host, _) => emit(job.host.as_bytes(), out),
     }
 }
 
-fn parse_word(word: &[u8], replace: Option<&[u8]>) -> Result<Word, TemplateError> {
+/// Parses one word; `tag` also accepts `{host}`.
+fn parse_word(word: &[u8], replace: Option<&[u8]>, tag: bool) -> Result<Word, TemplateError> {
     let mut pieces = Vec::new();
     let mut literal = Vec::new();
     let mut i = 0;
@@ -341,7 +347,7 @@ fn parse_word(word: &[u8], replace: Option<&[u8]>) -> Result<Word, TemplateError
             literal.extend_from_slice(&word[i..]);
             break;
         };
-        match parse_replacement(&rest[..close], replace.is_some()) {
+        match parse_replacement(&rest[..close], replace.is_some(), tag) {
             Some(Piece::Replace(Value::Nth(0), _)) => {
                 return Err(TemplateError::IndexZero(lossy(word)));
             }
@@ -367,7 +373,7 @@ fn flush(literal: &mut Vec<u8>, pieces: &mut Vec<Piece>) {
 }
 
 /// Parses the inside of `{…}`; `None` means it is not a replacement string (e.g. awk code).
-fn parse_replacement(inner: &[u8], braces_renamed: bool) -> Option<Piece> {
+fn parse_replacement(inner: &[u8], braces_renamed: bool, tag: bool) -> Option<Piece> {
     let digits = inner.iter().take_while(|b| b.is_ascii_digit()).count();
     let (value, suffix) = if digits > 0 {
         let n = std::str::from_utf8(&inner[..digits]).ok()?.parse().ok()?;
@@ -376,6 +382,7 @@ fn parse_replacement(inner: &[u8], braces_renamed: bool) -> Option<Piece> {
         match inner {
             b"#" => return Some(Piece::Replace(Value::Seq, Transform::Whole)),
             b"%" => return Some(Piece::Replace(Value::Slot, Transform::Whole)),
+            b"host" if tag => return Some(Piece::Replace(Value::Host, Transform::Whole)),
             // With -I, `{}` is no longer special.
             b"" if braces_renamed => return None,
             _ => (Value::All, inner),
@@ -453,6 +460,7 @@ mod tests {
                 values: &values,
                 seq: 7,
                 slot: 2,
+                host: ":",
             })
     }
 
@@ -526,6 +534,7 @@ mod tests {
             values: &values,
             seq: 1,
             slot: 1,
+            host: ":",
         });
         assert_eq!(r, Rendered::Argv(words(&["mv", "f", "f.bak", "{}"])));
     }

@@ -26,6 +26,7 @@ pub fn print(jobs: JobReader, config: &Config) -> Outcome {
             values: &job.values,
             seq: job.seq,
             slot,
+            host: ":",
         });
         line.clear();
         rendered.display_line_into(&mut line);

@@ -73,8 +73,9 @@ impl JobLog {
             .map(|c| if c == '\n' || c == '\t' { ' ' } else { c })
             .collect();
         let row = format!(
-            "{}\t:\t{:.3}\t{:>10.3}\t0\t{}\t{}\t{}\t{}\n",
+            "{}\t{}\t{:.3}\t{:>10.3}\t0\t{}\t{}\t{}\t{}\n",
             result.seq,
+            result.host.as_deref().unwrap_or(":"),
             start,
             result.runtime.as_secs_f64(),
             result.received,

@@ -14,6 +14,8 @@ use crate::event::JobResult;
 struct Record<'a> {
     seq: u64,
     slot: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    host: Option<&'a str>,
     args: Vec<Cow<'a, str>>,
     command: Cow<'a, str>,
     exit_code: Option<i32>,
@@ -48,6 +50,7 @@ pub fn record(result: &JobResult, output: Option<(&[u8], &[u8])>) -> Vec<u8> {
     let record = Record {
         seq: result.seq,
         slot: result.slot,
+        host: result.host.as_deref(),
         args: result
             .values
             .iter()

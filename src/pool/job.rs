@@ -4,9 +4,10 @@
 
 use std::ffi::{OsStr, OsString};
 use std::io;
+use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{Child, Command};
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
@@ -24,6 +25,8 @@ use crate::input::Job;
 use crate::pool::Control;
 use crate::pool::spawn::{self, BaseEnv, Spawner};
 use crate::pool::supervise::{Limit, supervise};
+use crate::remote::Remote;
+use crate::remote::ssh::JobPlace;
 use crate::template::{JobContext, Rendered, display};
 
 /// What every job run needs from its pool.
@@ -36,6 +39,8 @@ pub struct JobEnv {
     pub base_env: BaseEnv,
     /// `--delay`: the earliest moment the next job may start.
     pub next_start: Mutex<Option<Instant>>,
+    /// `--sshlogin`: the hosts, and which slot runs where.
+    pub remote: Option<Arc<Remote>>,
 }
 
 impl JobEnv {
@@ -79,7 +84,8 @@ impl JobEnv {
 
 /// Runs `job` in `slot` as a fresh process, retrying it under `--retries`, and returns how
 /// its last attempt ended. `buf` is the worker's reusable read buffer; `started` runs as
-/// soon as the first process has started.
+/// soon as the first process has started. With `--sshlogin`, the job comes back as `Err`
+/// if the slot's host was found unreachable: it is to run elsewhere.
 pub fn run(
     job: Job,
     slot: usize,
@@ -87,26 +93,34 @@ pub fn run(
     buf: &mut [u8],
     spawner: &mut Spawner,
     started: &mut dyn FnMut(),
-) -> JobResult {
+) -> Result<JobResult, Job> {
     with_retries(job, env, |job| {
         run_once(job, slot, env, buf, spawner, started)
     })
+    .map_err(|(job, HostLost)| job)
 }
+
+/// The slot's host cannot be reached (any more).
+pub struct HostLost;
 
 /// One attempt at a job: how it ended, and its `--results` files to finish.
 pub type Attempt = (JobResult, Option<ResultFiles>);
 
 /// Makes attempts at `job` until one succeeds, `--retries` runs out or pmap stops; the last
 /// attempt is the job's result.
-pub fn with_retries(
+/// An attempt that fails with `E` gives the job back, unrun, with that error.
+pub fn with_retries<E>(
     job: Job,
     env: &JobEnv,
-    mut attempt_once: impl FnMut(&Job) -> Attempt,
-) -> JobResult {
+    mut attempt_once: impl FnMut(&Job) -> Result<Attempt, E>,
+) -> Result<JobResult, (Job, E)> {
     let attempts = env.config.control.retries + 1;
     let mut attempt = 1;
     loop {
-        let (mut result, results) = attempt_once(&job);
+        let (mut result, results) = match attempt_once(&job) {
+            Ok(attempt) => attempt,
+            Err(e) => return Err((job, e)),
+        };
         result.attempts = attempt;
         let stop = env.control.is_stopping();
         if result.succeeded() || attempt == attempts || stop {
@@ -119,7 +133,7 @@ pub fn with_retries(
                         .get_or_insert(format!("cannot write --results files: {e}"));
                 }
             }
-            return result;
+            return Ok(result);
         }
         attempt += 1;
     }
@@ -133,12 +147,17 @@ fn run_once(
     buf: &mut [u8],
     spawner: &mut Spawner,
     started: &mut dyn FnMut(),
-) -> Attempt {
+) -> Result<Attempt, HostLost> {
     let config = &env.config;
+    if env.remote.as_ref().is_some_and(|r| r.is_lost(slot)) {
+        return Err(HostLost);
+    }
+    let host = env.remote.as_ref().map(|r| r.host(slot));
     let context = JobContext {
         values: &job.values,
         seq: job.seq,
         slot,
+        host: host.map_or(":", |h| &h.name),
     };
     let rendered = config.template.render(context);
     // The command as a shell would show it: for the joblog, --json and -v only.
@@ -147,12 +166,30 @@ fn run_once(
     if shown.verbose || shown.json || config.control.joblog.is_some() {
         rendered.display_line_into(&mut command_line);
     }
-    let (program, args) = argv_for(&rendered, config);
-    let name = args[0].to_os_string();
-    let job_env = [
+    // A remote job is an ssh client; its stdin is a pipe pmap holds until the job is over,
+    // whose end tells the remote side to end the command (see `remote::ssh`).
+    let remote = env.remote.as_ref().and_then(|r| {
+        let line = match &rendered {
+            Rendered::Argv(argv) => crate::remote::ssh::exec_line(argv),
+            Rendered::ShellLine(line) => line.clone(),
+        };
+        let place = JobPlace {
+            host: context.host,
+            seq: job.seq,
+            slot,
+            grace: config.control.kill_grace,
+        };
+        r.job_command(slot, &line, &place)
+            .map(|c| (c, r.ssh_program().clone()))
+    });
+    let is_remote = remote.is_some();
+    let mut job_env = vec![
         format!("PMAP_SEQ={}", job.seq).into_bytes(),
         format!("PMAP_SLOT={slot}").into_bytes(),
     ];
+    if host.is_some() {
+        job_env.push(format!("PMAP_HOST={}", context.host).into_bytes());
+    }
 
     let (mut sink, error) = env.sink(context);
     if config.output.verbose {
@@ -168,15 +205,40 @@ fn run_once(
     let start = env.pace();
     let clock = Instant::now();
     let mut timed_out = false;
-    let spawned = spawner.spawn(program, &args, &env.base_env, &job_env);
+    let (spawned, name) = match remote {
+        Some((mut command, name)) => {
+            for entry in &job_env {
+                if let Some((key, value)) = std::str::from_utf8(entry)
+                    .ok()
+                    .and_then(|e| e.split_once('='))
+                {
+                    command.env(key, value);
+                }
+            }
+            command
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .process_group(0);
+            (command.spawn().and_then(started_child), name)
+        }
+        None => {
+            let (program, args) = argv_for(&rendered, config);
+            let name = args[0].to_os_string();
+            let spawned = spawner.spawn(program, &args, &env.base_env, &job_env);
+            (spawned.map(|s| (s, None)), name)
+        }
+    };
     started();
     let status = match spawned {
         Err(e) => not_started(&name, &e),
-        Ok(started) => {
+        Ok((started, stdin)) => {
             let pid = started.pid;
-            env.control.register(slot, pid);
+            // A remote job's stdin stays open until the job is ended or reaped.
+            env.control.register_remote(slot, pid, stdin);
             let pipes = [Some(started.stdout), Some(started.stderr)];
-            timed_out = supervise(pid, pipes, &mut sink, buf, limit.as_ref());
+            let signal = |sig| env.control.signal_slot(slot, sig);
+            timed_out = supervise(pid, &signal, pipes, &mut sink, buf, limit.as_ref());
             if env.control.is_terminating() {
                 // pmap is stopping: what is left of the group (grandchildren) ends too.
                 let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
@@ -197,7 +259,33 @@ fn run_once(
         runtime,
     );
     attempt.0.timed_out = timed_out;
-    attempt
+    attempt.0.host = host.map(|h| Arc::clone(&h.name));
+    // ssh's 255: the command's own status, or the host is gone. Ask the host.
+    if let (true, Some(remote)) = (is_remote, &env.remote) {
+        if attempt.0.status == JobStatus::Exited(255) && !timed_out && !env.control.is_stopping() {
+            if let Some(report) = remote.check_after_255(slot) {
+                if let Some(message) = report {
+                    let _ = env.events.send(Event::Notice(message));
+                }
+                return Err(HostLost);
+            }
+        }
+    }
+    Ok(attempt)
+}
+
+/// A remote job's ssh process, started with `std::process::Command`, in the shape of a
+/// [`spawn::Started`] plus its stdin.
+fn started_child(mut child: Child) -> io::Result<(spawn::Started, Option<OwnedFd>)> {
+    let missing = || io::Error::other("a pipe to the ssh client is missing");
+    let stdout = child.stdout.take().ok_or_else(missing)?;
+    let stderr = child.stderr.take().ok_or_else(missing)?;
+    let started = spawn::Started {
+        pid: child.id() as i32,
+        stdout: OwnedFd::from(stdout),
+        stderr: OwnedFd::from(stderr),
+    };
+    Ok((started, child.stdin.take().map(OwnedFd::from)))
 }
 
 /// Assembles an attempt's result once its output is complete.
@@ -217,6 +305,7 @@ pub fn finish_attempt(
     let result = JobResult {
         seq,
         slot,
+        host: None,
         values: Vec::new(),
         command,
         status,

@@ -11,6 +11,7 @@ pub mod spawn;
 pub mod supervise;
 pub mod thread;
 
+use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -28,10 +29,10 @@ pub struct Control {
     stopping: AtomicBool,
     stop_tx: Mutex<Option<Sender<()>>>,
     stop_rx: Receiver<()>,
-    /// The process-group id (= pid) of the job running in each slot, 0 if none. A job stays
-    /// registered until it has exited but before it is reaped, so its id cannot have been
-    /// reused by the time a signal is sent under this lock.
-    running: Vec<Mutex<i32>>,
+    /// The job running in each slot. A job stays registered until it has exited but before
+    /// it is reaped, so its id cannot have been reused by the time a signal is sent under
+    /// this lock.
+    running: Vec<Mutex<Running>>,
     /// Worker threads that have been started and not yet exited.
     live_workers: AtomicUsize,
     /// Running jobs are being ended (SIGTERM sent); SIGKILL follows at this moment.
@@ -58,7 +59,7 @@ impl Control {
             stopping: AtomicBool::new(false),
             stop_tx: Mutex::new(Some(stop_tx)),
             stop_rx,
-            running: (0..slots).map(|_| Mutex::new(0)).collect(),
+            running: (0..slots).map(|_| Mutex::new(Running::default())).collect(),
             live_workers: AtomicUsize::new(0),
             kill_at: Mutex::new(None),
             kill_changed: Condvar::new(),
@@ -209,34 +210,62 @@ impl Control {
         self.live_workers.fetch_sub(1, Ordering::SeqCst);
     }
 
-    /// Sends `signal` to the process group of every running job.
+    /// Sends `signal` to the process group of every running job (after hanging up the
+    /// remote ones).
     pub fn signal_running(&self, signal: Signal) {
         for slot in &self.running {
-            let pgid = lock(slot);
-            if *pgid > 0 {
-                let _ = killpg(Pid::from_raw(*pgid), signal);
-            }
+            lock(slot).signal(signal);
         }
+    }
+
+    /// Ends `slot`'s job with `signal`: hangs up its stdin if it is a remote job, and
+    /// signals its process group.
+    pub(crate) fn signal_slot(&self, slot: usize, signal: Signal) {
+        lock(&self.running[slot - 1]).signal(signal);
     }
 
     /// Records that `slot` (1-based) runs the job whose process group is `pgid`. If the pool
     /// was stopped meanwhile, the job is ended at once.
     pub(crate) fn register(&self, slot: usize, pgid: i32) {
+        self.register_remote(slot, pgid, None);
+    }
+
+    /// [`Control::register`] for a remote job: `stdin` is the pipe to its ssh client that
+    /// pmap closes to end the remote command (see [`crate::remote::ssh`]).
+    pub(crate) fn register_remote(&self, slot: usize, pgid: i32, stdin: Option<OwnedFd>) {
         let mut entry = lock(&self.running[slot - 1]);
-        *entry = pgid;
+        *entry = Running { pgid, stdin };
         if self.is_terminating() {
             let signal = if lock(&self.kill_at).is_some_and(|at| Instant::now() >= at) {
                 Signal::SIGKILL
             } else {
                 Signal::SIGTERM
             };
-            let _ = killpg(Pid::from_raw(pgid), signal);
+            entry.signal(signal);
         }
     }
 
-    /// Forgets `slot`'s job; call after it exited and before it is reaped.
+    /// Forgets `slot`'s job (closing a remote job's stdin); call after it exited and before
+    /// it is reaped.
     pub(crate) fn unregister(&self, slot: usize) {
-        *lock(&self.running[slot - 1]) = 0;
+        *lock(&self.running[slot - 1]) = Running::default();
+    }
+}
+
+/// The job running in a slot: its process group (0 if none) and, for a remote job, the
+/// write end of its ssh client's stdin.
+#[derive(Default)]
+struct Running {
+    pgid: i32,
+    stdin: Option<OwnedFd>,
+}
+
+impl Running {
+    fn signal(&mut self, signal: Signal) {
+        self.stdin.take();
+        if self.pgid > 0 {
+            let _ = killpg(Pid::from_raw(self.pgid), signal);
+        }
     }
 }
 

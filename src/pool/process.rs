@@ -70,7 +70,11 @@ impl Slot {
 
     /// Hands `job` to this slot's worker and waits for its answer, with retries.
     pub fn run(&mut self, job: Job, env: &JobEnv, buf: &mut [u8]) -> crate::event::JobResult {
-        crate::pool::job::with_retries(job, env, |job| self.attempt(job, env, buf))
+        let attempt = |job: &Job| Ok::<_, std::convert::Infallible>(self.attempt(job, env, buf));
+        match crate::pool::job::with_retries(job, env, attempt) {
+            Ok(result) => result,
+            Err((_, never)) => match never {},
+        }
     }
 
     fn attempt(&mut self, job: &Job, env: &JobEnv, buf: &mut [u8]) -> Attempt {
@@ -79,6 +83,7 @@ impl Slot {
             values: &job.values,
             seq: job.seq,
             slot: self.slot,
+            host: ":",
         };
         let delimiter = if config.input.delimiter == 0 {
             0
@@ -257,6 +262,7 @@ impl Slot {
             values: &[],
             seq: 0,
             slot: self.slot,
+            host: ":",
         });
         let (mut command, name) = command_for(&rendered, config);
         command

@@ -4,6 +4,10 @@
 //! with fast jobs the reader and the workers take turns sleeping: several context switches
 //! per job. This queue lets the reader run ahead by up to its capacity and wakes it only
 //! once the queue has drained to half, and wakes a worker only when one is waiting.
+//!
+//! With `--sshlogin`, a slot whose host is lost hands its job back to the front of the
+//! queue; workers then leave only once nothing can come back any more: the input has ended,
+//! nothing is queued and no other worker holds a job.
 
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -17,6 +21,8 @@ pub struct WorkQueue<T> {
     /// The producer waits here for room.
     drained: Condvar,
     capacity: usize,
+    /// Jobs may be handed back ([`WorkQueue::hand_back`]).
+    hand_backs: bool,
 }
 
 struct State<T> {
@@ -26,20 +32,24 @@ struct State<T> {
     /// Workers waiting for an item.
     idle: usize,
     producer_waiting: bool,
+    /// Items taken and not yet reported [`WorkQueue::finished`] (with hand-backs only).
+    busy: usize,
 }
 
 impl<T> WorkQueue<T> {
-    pub fn new(capacity: usize) -> Self {
+    pub fn new(capacity: usize, hand_backs: bool) -> Self {
         WorkQueue {
             state: Mutex::new(State {
                 items: VecDeque::new(),
                 closed: false,
                 idle: 0,
                 producer_waiting: false,
+                busy: 0,
             }),
             filled: Condvar::new(),
             drained: Condvar::new(),
             capacity: capacity.max(1),
+            hand_backs,
         }
     }
 
@@ -76,7 +86,7 @@ impl<T> WorkQueue<T> {
             if let Some(item) = self.take(&mut state) {
                 return Some(item);
             }
-            if state.closed {
+            if state.closed && state.busy == 0 {
                 return None;
             }
             state.idle += 1;
@@ -95,11 +105,34 @@ impl<T> WorkQueue<T> {
 
     fn take(&self, state: &mut State<T>) -> Option<T> {
         let item = state.items.pop_front()?;
+        if self.hand_backs {
+            state.busy += 1;
+        }
         if state.producer_waiting && state.items.len() <= self.capacity / 2 {
             state.producer_waiting = false;
             self.drained.notify_one();
         }
         Some(item)
+    }
+
+    /// The item last taken by the caller is done with (with hand-backs, workers wait for
+    /// that before leaving).
+    pub fn finished(&self) {
+        if self.hand_backs {
+            let mut state = self.lock();
+            state.busy -= 1;
+            if state.busy == 0 && state.closed && state.items.is_empty() {
+                self.filled.notify_all();
+            }
+        }
+    }
+
+    /// Puts the item the caller took back at the front, for another worker.
+    pub fn hand_back(&self, item: T) {
+        let mut state = self.lock();
+        state.items.push_front(item);
+        state.busy = state.busy.saturating_sub(1);
+        self.filled.notify_all();
     }
 
     /// No more items will be pushed; workers drain what is queued and then get `None`.
@@ -139,7 +172,7 @@ mod tests {
 
     #[test]
     fn delivers_in_order_across_threads_and_ends_when_closed() {
-        let queue = Arc::new(WorkQueue::new(4));
+        let queue = Arc::new(WorkQueue::new(4, false));
         let control = control();
         let consumer = {
             let (queue, control) = (Arc::clone(&queue), Arc::clone(&control));
@@ -159,8 +192,30 @@ mod tests {
     }
 
     #[test]
+    fn with_hand_backs_workers_wait_for_what_may_come_back() {
+        let queue = Arc::new(WorkQueue::new(4, true));
+        let control = control();
+        assert!(queue.push(1, &control));
+        queue.close();
+        assert_eq!(queue.pop(&control), Some(1));
+        let other = {
+            let (queue, control) = (Arc::clone(&queue), Arc::clone(&control));
+            std::thread::spawn(move || {
+                let got = queue.pop(&control);
+                if got.is_some() {
+                    queue.finished();
+                }
+                (got, queue.pop(&control))
+            })
+        };
+        std::thread::sleep(Duration::from_millis(50));
+        queue.hand_back(1);
+        assert_eq!(other.join().unwrap(), (Some(1), None));
+    }
+
+    #[test]
     fn a_stop_releases_a_blocked_producer_and_waiting_workers() {
-        let queue = Arc::new(WorkQueue::new(1));
+        let queue = Arc::new(WorkQueue::new(1, false));
         let control = control();
         assert!(queue.push(1, &control));
         let producer = {

@@ -25,7 +25,7 @@ pub struct BaseEnv(Vec<CString>);
 impl BaseEnv {
     pub fn capture() -> Self {
         let vars = std::env::vars_os()
-            .filter(|(k, _)| k != "PMAP_SEQ" && k != "PMAP_SLOT")
+            .filter(|(k, _)| !matches!(k.to_str(), Some("PMAP_SEQ" | "PMAP_SLOT" | "PMAP_HOST")))
             .filter_map(|(k, v)| {
                 let mut entry = k.into_vec();
                 entry.push(b'=');

@@ -9,7 +9,7 @@ use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use nix::sys::signal::{Signal, killpg};
+use nix::sys::signal::Signal;
 use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
 use nix::unistd::Pid;
 
@@ -25,9 +25,11 @@ pub struct Limit {
 }
 
 /// Drains `pipes` into `sink` until they close and `pid` has exited (not reaped).
-/// Returns whether the job overran its limit and was signalled.
+/// `signal` ends the job (its process group). Returns whether the job overran its limit and
+/// was signalled.
 pub fn supervise(
     pid: i32,
+    signal: &dyn Fn(Signal),
     pipes: [Option<OwnedFd>; 2],
     sink: &mut JobSink<'_>,
     buf: &mut [u8],
@@ -46,12 +48,11 @@ pub fn supervise(
     loop {
         let now = Instant::now();
         if now >= deadline && stage < 2 {
-            let signal = if stage == 0 {
+            signal(if stage == 0 {
                 Signal::SIGTERM
             } else {
                 Signal::SIGKILL
-            };
-            let _ = killpg(Pid::from_raw(pid), signal);
+            });
             stage += 1;
             deadline = now + limit.grace;
             continue;
@@ -95,7 +96,7 @@ pub fn supervise(
     }
     if stage > 0 {
         // Whatever is left of the group (grandchildren that ignored SIGTERM) dies too.
-        let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+        signal(Signal::SIGKILL);
     }
     stage > 0
 }

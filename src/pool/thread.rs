@@ -18,6 +18,7 @@ use crate::pool::job::{self, JobEnv};
 use crate::pool::queue::WorkQueue;
 use crate::pool::spawn::{BaseEnv, Spawner};
 use crate::pool::{Control, process};
+use crate::remote::Remote;
 
 /// How many items are read ahead of the running jobs when `--halt` has a percentage.
 const PERCENT_READ_AHEAD: usize = 4096;
@@ -51,6 +52,7 @@ impl ThreadPool {
         control: Arc<Control>,
         events: Sender<Event>,
         budget: Arc<MemoryBudget>,
+        remote: Option<Arc<Remote>>,
     ) -> Self {
         // `--halt` percentages are of the total, known once the input has been read: read
         // further ahead for them, so that for inputs of up to a few thousand items the
@@ -63,7 +65,8 @@ impl ThreadPool {
             // Room to read ahead, so that the reader is woken once per many jobs.
             _ => (2 * config.jobs).clamp(64, 4096),
         };
-        let queue = Arc::new(WorkQueue::new(ahead));
+        // With --sshlogin, a slot whose host is lost hands its job back for the others.
+        let queue = Arc::new(WorkQueue::new(ahead, remote.is_some()));
         let waker = Arc::clone(&queue);
         control.on_stop(Box::new(move || waker.wake_all()));
         ThreadPool {
@@ -75,6 +78,7 @@ impl ThreadPool {
                     events,
                     base_env: BaseEnv::capture(),
                     next_start: Mutex::new(None),
+                    remote,
                 },
                 queue,
             }),
@@ -88,9 +92,20 @@ impl ThreadPool {
         if self.shared.env.control.is_stopping() {
             return false;
         }
-        let (queued, idle) = self.shared.queue.load();
-        if self.spawned < self.shared.env.config.jobs && queued + 1 > idle && !self.spawn_worker() {
-            return false;
+        // With --sshlogin every slot gets its worker at once, so that jobs handed back by
+        // a lost host always find the other hosts' workers.
+        let eager = self.shared.env.remote.is_some();
+        while self.spawned < self.shared.env.config.jobs {
+            let (queued, idle) = self.shared.queue.load();
+            if !eager && queued < idle {
+                break;
+            }
+            if !self.spawn_worker() {
+                return false;
+            }
+            if !eager {
+                break;
+            }
         }
         self.shared.queue.push(work, &self.shared.env.control)
     }
@@ -136,6 +151,22 @@ impl Drop for ThreadPool {
     /// The input has ended (or the reader gave up): workers finish what is queued.
     fn drop(&mut self) {
         self.shared.queue.close();
+    }
+}
+
+/// Hands a job back for another slot; if no host is left, pmap stops with an error.
+fn hand_back(shared: &Shared, job: Job) {
+    shared.queue.hand_back(Work::Job(job));
+    if shared
+        .env
+        .remote
+        .as_ref()
+        .is_some_and(|r| !r.any_host_left())
+    {
+        let _ = shared.env.events.send(Event::Fatal(
+            "no host in --sshlogin can be reached any more; the remaining jobs did not run".into(),
+        ));
+        shared.env.control.stop();
     }
 }
 
@@ -190,13 +221,22 @@ fn worker(shared: &Shared, slot: usize) {
                 let result = match &mut persistent {
                     Some(worker) => {
                         held.send();
-                        worker.run(job, &shared.env, &mut buf)
+                        Ok(worker.run(job, &shared.env, &mut buf))
                     }
                     None => job::run(job, slot, &shared.env, &mut buf, &mut spawner, &mut || {
                         held.send()
                     }),
                 };
                 held.send();
+                let result = match result {
+                    Ok(result) => result,
+                    Err(job) => {
+                        // This slot's host was lost: its job goes to another slot, and this
+                        // worker leaves.
+                        hand_back(shared, job);
+                        break;
+                    }
+                };
                 let (succeeded, interrupted) = (result.succeeded(), result.interrupted);
                 held.event = Some(Event::Finished(Box::new(result)));
                 if !defer {
@@ -214,6 +254,7 @@ fn worker(shared: &Shared, slot: usize) {
                 events.send(Event::InputEnded { total })
             }
         };
+        shared.queue.finished();
         if sent.is_err() || held.gone {
             break;
         }

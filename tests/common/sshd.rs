@@ -1,0 +1,233 @@
+//! A throwaway OpenSSH server on 127.0.0.1 for the remote-execution tests: fresh host and
+//! client keys in a temp dir, `sshd -D -p PORT -f CONFIG` as the current user, and an ssh
+//! config file that reaches it as `alpha` and `beta`, with `down` pointing at a closed
+//! port, and `slow` never answering (its ProxyCommand is `sleep 30.61`). Killed on drop.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SSHD: &str = "/usr/sbin/sshd";
+
+pub struct Sshd {
+    dir: tempfile::TempDir,
+    child: Child,
+}
+
+/// A port nothing listens on (bound, read, dropped).
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().unwrap().port()
+}
+
+fn keygen(path: &Path) {
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-N", "", "-t", "ed25519", "-f"])
+        .arg(path)
+        .stdin(Stdio::null())
+        .status()
+        .expect("run ssh-keygen");
+    assert!(status.success(), "ssh-keygen failed");
+}
+
+impl Sshd {
+    /// Starts the server, reached as `alpha` and `beta`, or says why it cannot (then the
+    /// caller skips, printing that).
+    pub fn start() -> Result<Sshd, String> {
+        Self::start_as("alpha beta")
+    }
+
+    /// Starts a server reached under the host aliases `aliases` (space-separated).
+    pub fn start_as(aliases: &str) -> Result<Sshd, String> {
+        if !Path::new(SSHD).exists() {
+            return Err(format!(
+                "{SSHD} is not installed (apt-get install openssh-server)"
+            ));
+        }
+        for tool in ["ssh", "ssh-keygen"] {
+            let found = Command::new(tool)
+                .arg("-V")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok();
+            if !found && tool == "ssh" {
+                return Err("ssh is not installed (apt-get install openssh-client)".into());
+            }
+        }
+        // As root, sshd insists on its privilege-separation directory.
+        if running_as_root() {
+            let _ = std::fs::create_dir_all("/run/sshd");
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let d = dir.path();
+        keygen(&d.join("host_key"));
+        keygen(&d.join("client_key"));
+        std::fs::copy(d.join("client_key.pub"), d.join("authorized_keys")).unwrap();
+        let port = free_port();
+        let closed = free_port();
+        let user = std::env::var("USER")
+            .ok()
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| {
+                let out = Command::new("id").arg("-un").output().unwrap();
+                String::from_utf8_lossy(&out.stdout).trim().to_string()
+            });
+        // `SetEnv SHLVL=1`: bash, as the login shell of a command run by sshd, reads
+        // ~/.bashrc only at shell level 1; whatever that prints would show up as job output.
+        std::fs::write(
+            d.join("sshd_config"),
+            format!(
+                "HostKey {d}/host_key\nAuthorizedKeysFile {d}/authorized_keys\n\
+                 StrictModes no\nUsePAM no\nPidFile {d}/sshd.pid\nListenAddress 127.0.0.1\n\
+                 PermitRootLogin yes\nMaxStartups 100\nAllowUsers {user}\n\
+                 SetEnv SHLVL=1\n",
+                d = d.display()
+            ),
+        )
+        .unwrap();
+        let client = |port: u16| {
+            format!(
+                "  HostName 127.0.0.1\n  Port {port}\n  User {user}\n  IdentityFile {d}/client_key\n\
+                 \x20 StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n\
+                 \x20 BatchMode yes\n  ConnectTimeout 5\n",
+                d = d.display()
+            )
+        };
+        std::fs::write(
+            d.join("ssh_config"),
+            format!(
+                "Host {aliases}\n{}Host down\n{}Host slow\n  ProxyCommand sleep 30.61\n{}",
+                client(port),
+                client(closed),
+                client(port)
+            ),
+        )
+        .unwrap();
+        let child = Command::new(SSHD)
+            .arg("-D")
+            .arg("-p")
+            .arg(port.to_string())
+            .arg("-f")
+            .arg(d.join("sshd_config"))
+            .arg("-E")
+            .arg(d.join("sshd.log"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start {SSHD}: {e}"))?;
+        let mut sshd = Sshd { dir, child };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            if let Ok(Some(status)) = sshd.child.try_wait() {
+                let log =
+                    std::fs::read_to_string(sshd.dir.path().join("sshd.log")).unwrap_or_default();
+                return Err(format!("sshd exited ({status}): {}", log.trim()));
+            }
+            if Instant::now() > deadline {
+                return Err("sshd did not accept connections within 10s".into());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // One real login proves the keys and config work before any test relies on them.
+        let out = Command::new("ssh")
+            .arg("-F")
+            .arg(sshd.config())
+            .args([aliases.split(' ').next().unwrap_or_default(), "true"])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run ssh: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "cannot log in to the test sshd: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        Ok(sshd)
+    }
+
+    /// The client config file.
+    pub fn config(&self) -> PathBuf {
+        self.dir.path().join("ssh_config")
+    }
+
+    /// The temp dir holding the keys and configs.
+    pub fn dir_path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The `--ssh-command` that reaches this server.
+    pub fn ssh_command(&self) -> String {
+        format!("ssh -F {}", self.config().display())
+    }
+}
+
+impl Sshd {
+    /// Kills the server and every connection it serves, as if its machine went away.
+    pub fn kill_all(&mut self) {
+        let listener = self.child.id();
+        // Each connection is served by an sshd process of its own, a child of the listener
+        // (or of its child); find those before they lose their parent, and end them by pid.
+        let ps = Command::new("ps")
+            .args(["-eo", "pid=,ppid="])
+            .output()
+            .expect("ps");
+        let table: Vec<(u32, u32)> = String::from_utf8_lossy(&ps.stdout)
+            .lines()
+            .filter_map(|l| {
+                let mut f = l.split_whitespace().map(|x| x.parse().ok());
+                Some((f.next()??, f.next()??))
+            })
+            .collect();
+        let mut doomed = vec![listener];
+        let mut i = 0;
+        while i < doomed.len() {
+            let parent = doomed[i];
+            doomed.extend(
+                table
+                    .iter()
+                    .filter(|(_, pp)| *pp == parent)
+                    .map(|(p, _)| *p),
+            );
+            i += 1;
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        for pid in &doomed[1..] {
+            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+        }
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the server for a test, or prints why it cannot and returns `None` (only allowed
+/// when sshd is not installed; CI installs it, so there a failure to start is fatal).
+pub fn sshd_or_skip() -> Option<Sshd> {
+    match Sshd::start() {
+        Ok(s) => Some(s),
+        Err(why) if !Path::new(SSHD).exists() => {
+            eprintln!("SKIPPED: remote tests need an OpenSSH server: {why}");
+            None
+        }
+        Err(why) => panic!("the test sshd could not be started: {why}"),
+    }
+}
+
+/// Whether the tests run as root (`id -u` is 0).
+fn running_as_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
+}

@@ -260,18 +260,22 @@ fn needs_shell(word: &[u8]) -> bool {
 fn quote_into(value: &[u8], out: &mut Vec<u8>) {
     match shlex::bytes::try_quote(value) {
         Ok(q) => out.extend_from_slice(&q),
-        Err(_) => {
-            out.push(b'\'');
-            for &b in value {
-                if b == b'\'' {
-                    out.extend_from_slice(b"'\\''");
-                } else {
-                    out.push(b);
-                }
-            }
-            out.push(b'\'');
+        Err(_) => single_quote_into(value, out),
+    }
+}
+
+/// Appends `value` in single quotes (`'` as `'\''`): nothing in it is special to a POSIX
+/// shell, whatever it holds.
+pub fn single_quote_into(value: &[u8], out: &mut Vec<u8>) {
+    out.push(b'\'');
+    for &b in value {
+        if b == b'\'' {
+            out.extend_from_slice(b"'\\''");
+        } else {
+            out.push(b);
         }
     }
+    out.push(b'\'');
 }
 
 fn append_raw(value: &[u8], out: &mut Vec<u8>) {

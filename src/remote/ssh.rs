@@ -16,6 +16,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::remote::hosts::Target;
+// Always single quotes: nothing in a value is special to the remote shell.
+use crate::template::single_quote_into as quote_into;
 
 /// The remote wrapper, run by `/bin/sh -c` with `$1`..`$5` = host, seq, slot, kill grace in
 /// seconds, and the job's shell line.
@@ -115,20 +117,6 @@ pub fn exec_line(argv: &[OsString]) -> Vec<u8> {
         quote_into(word.as_bytes(), &mut out);
     }
     out
-}
-
-/// Quotes for a POSIX shell: always single quotes (`'` as `'\''`), so that nothing in the
-/// value is special to the remote shell, whatever it holds.
-fn quote_into(value: &[u8], out: &mut Vec<u8>) {
-    out.push(b'\'');
-    for &b in value {
-        if b == b'\'' {
-            out.extend_from_slice(b"'\\''");
-        } else {
-            out.push(b);
-        }
-    }
-    out.push(b'\'');
 }
 
 /// ssh's last non-empty line of complaint, for a one-line message.

@@ -370,6 +370,48 @@ fn sigint_ends_the_remote_commands_and_the_connections() {
 }
 
 #[test]
+fn a_retry_goes_to_a_host_the_job_has_not_failed_on() {
+    let Some(sshd) = sshd_or_skip() else { return };
+    // Every job fails on alpha and succeeds on beta. With one slot on each and two jobs
+    // running at once, one job starts on alpha; its retry must go to beta.
+    let out = run_remote(
+        &sshd,
+        &[
+            "-S",
+            "1/alpha,1/beta",
+            "-k",
+            "--retries",
+            "1",
+            "--json",
+            "test \"$PMAP_HOST\" = beta && echo {} on $PMAP_HOST",
+            ":::",
+            "1",
+            "2",
+            "3",
+            "4",
+        ],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    let records: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let stdout: Vec<&str> = records
+        .iter()
+        .map(|r| r["stdout"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        stdout,
+        ["1 on beta\n", "2 on beta\n", "3 on beta\n", "4 on beta\n"]
+    );
+    assert!(
+        records.iter().any(|r| r["attempts"] == 2),
+        "no job was retried at all: {out:?}"
+    );
+    assert!(records.iter().all(|r| r["host"] == "beta"), "{out:?}");
+}
+
+#[test]
 fn retries_and_keep_order_work_remotely() {
     let Some(sshd) = sshd_or_skip() else { return };
     let out = run_remote(

@@ -25,6 +25,11 @@ pub use records::Records;
 pub struct Job {
     pub seq: u64,
     pub values: Vec<Vec<u8>>,
+    /// Attempts already made (`--retries`), when the job comes back for another.
+    pub attempts: u32,
+    /// With `--sshlogin`: the hosts (by index) on which it failed, so that a retry goes
+    /// elsewhere if it can.
+    pub failed_on: Vec<usize>,
 }
 
 /// Where one input source's items come from.
@@ -146,7 +151,12 @@ impl Iterator for JobReader {
         }
         let seq = self.next_seq;
         self.next_seq += 1;
-        Some(Ok(Job { seq, values }))
+        Some(Ok(Job {
+            seq,
+            values,
+            attempts: 0,
+            failed_on: Vec::new(),
+        }))
     }
 }
 

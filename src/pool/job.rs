@@ -93,15 +93,39 @@ pub fn run(
     buf: &mut [u8],
     spawner: &mut Spawner,
     started: &mut dyn FnMut(),
-) -> Result<JobResult, Job> {
-    with_retries(job, env, |job| {
-        run_once(job, slot, env, buf, spawner, started)
+) -> Result<JobResult, (Job, Handback)> {
+    // A remote job's retry goes back to the queue, to run on a host it has not failed on
+    // if there is one.
+    let elsewhere = env
+        .remote
+        .as_ref()
+        .filter(|r| r.hosts_left() > 1)
+        .map(|_| Handback::Retry);
+    with_retries(
+        job,
+        env,
+        |job| run_once(job, slot, env, buf, spawner, started),
+        elsewhere,
+    )
+    .map_err(|(mut job, why)| {
+        if let (Handback::Retry, Some(remote)) = (&why, &env.remote) {
+            let host = remote.host_index(slot);
+            if !job.failed_on.contains(&host) {
+                job.failed_on.push(host);
+            }
+        }
+        (job, why)
     })
-    .map_err(|(job, HostLost)| job)
 }
 
-/// The slot's host cannot be reached (any more).
-pub struct HostLost;
+/// Why a job comes back from [`run`] unfinished.
+pub enum Handback {
+    /// The slot's host cannot be reached (any more): the job is to run elsewhere and this
+    /// slot takes no more.
+    HostLost,
+    /// The attempt failed and `--retries` allows another, which should go to another host.
+    Retry,
+}
 
 /// One attempt at a job: how it ended, and its `--results` files to finish.
 pub type Attempt = (JobResult, Option<ResultFiles>);
@@ -109,13 +133,17 @@ pub type Attempt = (JobResult, Option<ResultFiles>);
 /// Makes attempts at `job` until one succeeds, `--retries` runs out or pmap stops; the last
 /// attempt is the job's result.
 /// An attempt that fails with `E` gives the job back, unrun, with that error.
+/// With `elsewhere`, a failed attempt that may be retried gives the job back instead, with
+/// that error, for another slot to retry.
 pub fn with_retries<E>(
-    job: Job,
+    mut job: Job,
     env: &JobEnv,
     mut attempt_once: impl FnMut(&Job) -> Result<Attempt, E>,
+    elsewhere: Option<E>,
 ) -> Result<JobResult, (Job, E)> {
     let attempts = env.config.control.retries + 1;
-    let mut attempt = 1;
+    let mut attempt = job.attempts + 1;
+    let mut elsewhere = elsewhere;
     loop {
         let (mut result, results) = match attempt_once(&job) {
             Ok(attempt) => attempt,
@@ -135,6 +163,10 @@ pub fn with_retries<E>(
             }
             return Ok(result);
         }
+        if let Some(e) = elsewhere.take() {
+            job.attempts = attempt;
+            return Err((job, e));
+        }
         attempt += 1;
     }
 }
@@ -147,10 +179,10 @@ fn run_once(
     buf: &mut [u8],
     spawner: &mut Spawner,
     started: &mut dyn FnMut(),
-) -> Result<Attempt, HostLost> {
+) -> Result<Attempt, Handback> {
     let config = &env.config;
     if env.remote.as_ref().is_some_and(|r| r.is_lost(slot)) {
-        return Err(HostLost);
+        return Err(Handback::HostLost);
     }
     let host = env.remote.as_ref().map(|r| r.host(slot));
     let context = JobContext {
@@ -267,7 +299,7 @@ fn run_once(
                 if let Some(message) = report {
                     let _ = env.events.send(Event::Notice(message));
                 }
-                return Err(HostLost);
+                return Err(Handback::HostLost);
             }
         }
     }

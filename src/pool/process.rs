@@ -71,7 +71,7 @@ impl Slot {
     /// Hands `job` to this slot's worker and waits for its answer, with retries.
     pub fn run(&mut self, job: Job, env: &JobEnv, buf: &mut [u8]) -> crate::event::JobResult {
         let attempt = |job: &Job| Ok::<_, std::convert::Infallible>(self.attempt(job, env, buf));
-        match crate::pool::job::with_retries(job, env, attempt) {
+        match crate::pool::job::with_retries(job, env, attempt, None) {
             Ok(result) => result,
             Err((_, never)) => match never {},
         }

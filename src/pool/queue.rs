@@ -75,19 +75,21 @@ impl<T> WorkQueue<T> {
         true
     }
 
-    /// Takes the next item, blocking while the queue is empty. `None` once the queue is
-    /// closed and empty, or `control` is stopping.
-    pub fn pop(&self, control: &Control) -> Option<T> {
+    /// Takes the next item that `accept` takes (the first one, for every item
+    /// [`WorkQueue::push`]ed: only handed-back items are ever passed over), blocking while
+    /// there is none. `None` once the queue is closed and empty, or `control` is stopping.
+    pub fn pop(&self, control: &Control, accept: &dyn Fn(&T) -> bool) -> Option<T> {
         let mut state = self.lock();
         loop {
             if control.is_stopping() {
                 return None;
             }
-            if let Some(item) = self.take(&mut state) {
+            if let Some(item) = self.take(&mut state, accept) {
                 return Some(item);
             }
             if state.closed && state.busy == 0 {
-                return None;
+                // Nothing can come back any more: whatever is left is for anyone.
+                return self.take(&mut state, &|_| true);
             }
             state.idle += 1;
             state = self.filled.wait(state).unwrap_or_else(|p| p.into_inner());
@@ -95,16 +97,17 @@ impl<T> WorkQueue<T> {
         }
     }
 
-    /// Takes the next item if one is queued, without waiting.
-    pub fn try_pop(&self, control: &Control) -> Option<T> {
+    /// Takes the next item `accept` takes, if one is queued, without waiting.
+    pub fn try_pop(&self, control: &Control, accept: &dyn Fn(&T) -> bool) -> Option<T> {
         if control.is_stopping() {
             return None;
         }
-        self.take(&mut self.lock())
+        self.take(&mut self.lock(), accept)
     }
 
-    fn take(&self, state: &mut State<T>) -> Option<T> {
-        let item = state.items.pop_front()?;
+    fn take(&self, state: &mut State<T>, accept: &dyn Fn(&T) -> bool) -> Option<T> {
+        let at = state.items.iter().position(accept)?;
+        let item = state.items.remove(at)?;
         if self.hand_backs {
             state.busy += 1;
         }
@@ -178,7 +181,7 @@ mod tests {
             let (queue, control) = (Arc::clone(&queue), Arc::clone(&control));
             std::thread::spawn(move || {
                 let mut got = Vec::new();
-                while let Some(n) = queue.pop(&control) {
+                while let Some(n) = queue.pop(&control, &|_| true) {
                     got.push(n);
                 }
                 got
@@ -197,15 +200,15 @@ mod tests {
         let control = control();
         assert!(queue.push(1, &control));
         queue.close();
-        assert_eq!(queue.pop(&control), Some(1));
+        assert_eq!(queue.pop(&control, &|_| true), Some(1));
         let other = {
             let (queue, control) = (Arc::clone(&queue), Arc::clone(&control));
             std::thread::spawn(move || {
-                let got = queue.pop(&control);
+                let got = queue.pop(&control, &|_| true);
                 if got.is_some() {
                     queue.finished();
                 }
-                (got, queue.pop(&control))
+                (got, queue.pop(&control, &|_| true))
             })
         };
         std::thread::sleep(Duration::from_millis(50));
@@ -226,6 +229,6 @@ mod tests {
         control.stop();
         queue.wake_all();
         assert!(!producer.join().unwrap());
-        assert_eq!(queue.pop(&control), None);
+        assert_eq!(queue.pop(&control, &|_| true), None);
     }
 }

@@ -14,7 +14,7 @@ use crate::config::Config;
 use crate::event::Event;
 use crate::halt::{Halt, Threshold};
 use crate::input::Job;
-use crate::pool::job::{self, JobEnv};
+use crate::pool::job::{self, Handback, JobEnv};
 use crate::pool::queue::WorkQueue;
 use crate::pool::spawn::{BaseEnv, Spawner};
 use crate::pool::{Control, process};
@@ -200,12 +200,19 @@ fn worker(shared: &Shared, slot: usize) {
         event: None,
         gone: false,
     };
+    // A job that failed on some hosts goes preferably to another (`--retries` with -S).
+    let accept = |work: &Work| match (work, &shared.env.remote) {
+        (Work::Job(job), Some(remote)) if !job.failed_on.is_empty() => {
+            remote.should_take(slot, &job.failed_on)
+        }
+        _ => true,
+    };
     loop {
-        let work = match shared.queue.try_pop(control) {
+        let work = match shared.queue.try_pop(control, &accept) {
             Some(work) => work,
             None => {
                 held.send();
-                match shared.queue.pop(control) {
+                match shared.queue.pop(control, &accept) {
                     Some(work) => work,
                     None => break,
                 }
@@ -230,7 +237,12 @@ fn worker(shared: &Shared, slot: usize) {
                 held.send();
                 let result = match result {
                     Ok(result) => result,
-                    Err(job) => {
+                    Err((job, Handback::Retry)) => {
+                        // Another attempt, preferably on another host.
+                        shared.queue.hand_back(Work::Job(job));
+                        continue;
+                    }
+                    Err((job, Handback::HostLost)) => {
                         // This slot's host was lost: its job goes to another slot, and this
                         // worker leaves.
                         hand_back(shared, job);

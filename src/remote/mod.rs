@@ -189,6 +189,31 @@ impl Remote {
         &self.hosts[self.places[slot - 1].host]
     }
 
+    /// The index of the host `slot` runs on.
+    pub fn host_index(&self, slot: usize) -> usize {
+        self.places[slot - 1].host
+    }
+
+    /// How many hosts are still reachable.
+    pub fn hosts_left(&self) -> usize {
+        self.hosts
+            .iter()
+            .filter(|h| !h.lost.load(Ordering::SeqCst))
+            .count()
+    }
+
+    /// Whether `slot` should take a job that failed on the hosts `failed_on`: yes if its host
+    /// is not among them, or if every host left is.
+    pub fn should_take(&self, slot: usize, failed_on: &[usize]) -> bool {
+        !failed_on.contains(&self.host_index(slot))
+            || self
+                .hosts
+                .iter()
+                .enumerate()
+                .filter(|(_, h)| !h.lost.load(Ordering::SeqCst))
+                .all(|(i, _)| failed_on.contains(&i))
+    }
+
     /// The `ssh` process for one job in `slot` whose command is the shell `line`, or `None`
     /// if the slot is on this machine.
     pub fn job_command(

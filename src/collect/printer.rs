@@ -28,6 +28,13 @@ struct Held {
     skipped: bool,
 }
 
+/// Stdout's batch size: small outputs of many jobs are gathered into one write; a piece at
+/// least this large goes to the file descriptor as it is, without a copy.
+const OUT_BUFFER: usize = 32 * 1024;
+
+/// Held output is replayed this much at a time.
+const REPLAY_CHUNK: usize = 256 * 1024;
+
 /// File descriptor 1 written directly. `std::io::Stdout` is line-buffered: it would scan
 /// every batch for its last newline and copy partial lines, for bytes pmap has already
 /// gathered into large batches.
@@ -68,7 +75,7 @@ pub struct Printer<'a> {
 impl<'a> Printer<'a> {
     pub fn new(config: &'a OutputConfig, budget: Arc<MemoryBudget>) -> Self {
         Printer {
-            out: BufWriter::with_capacity(128 * 1024, RawStdout::new()),
+            out: BufWriter::with_capacity(OUT_BUFFER, RawStdout::new()),
             config,
             budget,
             next: 1,
@@ -209,18 +216,26 @@ impl<'a> Printer<'a> {
             Err(e) => return self.notice(&format!("cannot read buffered output: {e}")),
         };
         let mut header = [0u8; 9];
+        // Frames go out in large pieces, straight from where they were held.
+        let mut chunk = vec![0u8; REPLAY_CHUNK];
         while reader.read_exact(&mut header).is_ok() {
             let stream = if header[0] == 1 {
                 Stream::Stderr
             } else {
                 Stream::Stdout
             };
-            let len = u64::from_le_bytes(header[1..].try_into().unwrap_or_default());
-            let mut frame = Spool::new(&self.budget);
-            if let Err(e) = io::copy(&mut (&mut reader).take(len), &mut frame) {
-                return self.notice(&format!("cannot read buffered output: {e}"));
+            let mut left = u64::from_le_bytes(header[1..].try_into().unwrap_or_default());
+            while left > 0 {
+                let piece = &mut chunk[..left.min(REPLAY_CHUNK as u64) as usize];
+                if let Err(e) = reader.read_exact(piece) {
+                    return self.notice(&format!("cannot read buffered output: {e}"));
+                }
+                match stream {
+                    Stream::Stdout => self.write_stdout(piece),
+                    Stream::Stderr => self.write_stderr(piece),
+                }
+                left -= piece.len() as u64;
             }
-            self.write(stream, &mut frame);
         }
     }
 

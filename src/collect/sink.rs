@@ -118,7 +118,7 @@ impl<'a> JobSink<'a> {
         }
         let target = self.target(stream);
         let s = index(stream);
-        let mut batch = Spool::new(self.budget);
+        let mut batch = Spool::in_flight(self.budget);
         let out = if self.holds(target) {
             &mut self.buffered[index(target)]
         } else {
@@ -142,7 +142,7 @@ impl<'a> JobSink<'a> {
         for stream in [Stream::Stdout, Stream::Stderr] {
             let s = index(stream);
             let target = self.target(stream);
-            let mut batch = Spool::new(self.budget);
+            let mut batch = Spool::in_flight(self.budget);
             let tagged = !self.prefix[s].is_empty();
             let out = if self.holds(target) {
                 &mut self.buffered[index(target)]

@@ -33,6 +33,11 @@ impl MemoryBudget {
             .is_ok()
     }
 
+    /// Takes `bytes` whatever the limit (see [`Spool::in_flight`]).
+    fn force_take(&self, bytes: usize) {
+        self.used.fetch_add(bytes, Ordering::AcqRel);
+    }
+
     fn give_back(&self, bytes: usize) {
         self.used.fetch_sub(bytes, Ordering::AcqRel);
     }
@@ -50,7 +55,12 @@ pub struct Spool {
     file: Option<File>,
     len: u64,
     budget: Arc<MemoryBudget>,
+    /// Bytes this spool may keep in memory even when the budget is spent.
+    leeway: usize,
 }
+
+/// See [`Spool::in_flight`].
+const IN_FLIGHT_LEEWAY: usize = 1 << 20;
 
 impl Spool {
     pub fn new(budget: &Arc<MemoryBudget>) -> Self {
@@ -59,7 +69,19 @@ impl Spool {
             file: None,
             len: 0,
             budget: Arc::clone(budget),
+            leeway: 0,
         }
+    }
+
+    /// A spool for one batch of output on its way from a worker to the collector. Up to
+    /// 1 MiB of it stays in memory even when the budget is spent: such batches are few (the
+    /// event channel is bounded) and short-lived, and a temporary file for every read from
+    /// a job's pipe would cost more than the memory. Larger batches (a long line drained
+    /// at once) still spill.
+    pub fn in_flight(budget: &Arc<MemoryBudget>) -> Self {
+        let mut spool = Spool::new(budget);
+        spool.leeway = IN_FLIGHT_LEEWAY;
+        spool
     }
 
     pub fn len(&self) -> u64 {
@@ -87,7 +109,12 @@ impl Spool {
         // Grow by doubling, and account for capacity, since that is what is resident.
         let new_capacity = needed.max(self.memory.capacity() * 2).max(4096);
         let growth = new_capacity - self.memory.capacity();
-        if self.budget.try_take(growth) {
+        let taken = self.budget.try_take(growth);
+        if taken || new_capacity <= self.leeway {
+            if !taken {
+                // Counted all the same, so that giving it back balances.
+                self.budget.force_take(growth);
+            }
             self.memory.reserve_exact(new_capacity - self.memory.len());
             self.memory.extend_from_slice(bytes);
             return Ok(());
@@ -182,6 +209,21 @@ impl Drop for Spool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn in_flight_batches_stay_in_memory_within_their_leeway() {
+        let budget = MemoryBudget::new(1000);
+        let mut held = Spool::new(&budget);
+        held.push(&[1; 1000]).unwrap();
+        let mut batch = Spool::in_flight(&budget);
+        batch.push(&[2; 64 * 1024]).unwrap();
+        assert!(batch.file.is_none());
+        let mut big = Spool::in_flight(&budget);
+        big.push(&vec![3; 2 * IN_FLIGHT_LEEWAY]).unwrap();
+        assert!(big.file.is_some());
+        drop((held, batch, big));
+        assert_eq!(budget.used(), 0);
+    }
 
     #[test]
     fn spills_beyond_the_budget_and_keeps_every_byte() {

@@ -327,7 +327,7 @@ impl Slot {
             }
         }
         if !worker.err_partial.is_empty() {
-            let mut line = Spool::new(&env.budget);
+            let mut line = Spool::in_flight(&env.budget);
             let _ = line.push(&self.prefix);
             let _ = worker.err_partial.drain_to(&mut line);
             if !self.prefix.is_empty() {
@@ -393,7 +393,7 @@ fn read_some(
             match f.read(buf) {
                 Ok(0) | Err(_) => worker.stderr = None,
                 Ok(n) => {
-                    let mut lines = Spool::new(&env.budget);
+                    let mut lines = Spool::in_flight(&env.budget);
                     if push_lines(prefix, &mut worker.err_partial, &buf[..n], &mut lines).is_ok()
                         && !lines.is_empty()
                     {

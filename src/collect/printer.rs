@@ -292,7 +292,7 @@ impl<'a> Printer<'a> {
         let shown = self.progress.is_some();
         match stream {
             Stream::Stdout => self.above_progress(|p| {
-                let written = data.drain_to(&mut p.out);
+                let written = data.drain_to_fd(&mut p.out, Some(1));
                 if let Err(e) = written.and_then(|()| if shown { p.out.flush() } else { Ok(()) }) {
                     p.output_failed(e);
                 }

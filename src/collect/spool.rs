@@ -4,6 +4,7 @@
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -45,6 +46,29 @@ impl MemoryBudget {
     #[cfg(test)]
     fn used(&self) -> usize {
         self.used.load(Ordering::Acquire)
+    }
+}
+
+/// Copies what is left of `file` to `fd` with sendfile(2). False if the kernel cannot do
+/// it for these descriptors before anything was copied (the caller copies instead).
+fn send_file(file: &File, fd: RawFd) -> io::Result<bool> {
+    let mut sent_any = false;
+    loop {
+        // SAFETY: both descriptors are open for the duration of the call; a null offset
+        // means the file's own offset is used and advanced.
+        let n = unsafe { libc::sendfile(fd, file.as_raw_fd(), std::ptr::null_mut(), 1 << 30) };
+        match n {
+            0 => return Ok(true),
+            n if n > 0 => sent_any = true,
+            _ => {
+                let e = io::Error::last_os_error();
+                match e.raw_os_error() {
+                    Some(libc::EINTR) => {}
+                    Some(libc::EINVAL | libc::ENOSYS) if !sent_any => return Ok(false),
+                    _ => return Err(e),
+                }
+            }
+        }
     }
 }
 
@@ -129,9 +153,22 @@ impl Spool {
 
     /// Writes everything held to `out`, and empties the spool.
     pub fn drain_to(&mut self, out: &mut dyn Write) -> io::Result<()> {
+        self.drain_to_fd(out, None)
+    }
+
+    /// [`Spool::drain_to`], where `out` writes to `fd`: the part on disk then goes from the
+    /// file to `fd` inside the kernel (`sendfile`), after `out` is flushed.
+    pub fn drain_to_fd(&mut self, out: &mut dyn Write, fd: Option<RawFd>) -> io::Result<()> {
         out.write_all(&self.memory)?;
         if let Some(mut file) = self.file.take() {
             file.seek(SeekFrom::Start(0))?;
+            if let Some(fd) = fd {
+                out.flush()?;
+                if send_file(&file, fd)? {
+                    self.clear();
+                    return Ok(());
+                }
+            }
             // Large reads: `io::copy` into a `dyn Write` would go 8 KiB at a time.
             let mut chunk = vec![0u8; SPILL_READ_CHUNK];
             loop {

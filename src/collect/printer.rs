@@ -22,7 +22,10 @@ use crate::halt::Tally;
 /// A later job's output, waiting for its turn under `-k`.
 #[derive(Default)]
 struct Held {
-    /// Streamed output as frames: stream byte, length (u64 LE), bytes.
+    /// Stdout that came before any stderr: plain bytes, replayed in one piece (and from a
+    /// spill file by sendfile).
+    stdout: Option<Spool>,
+    /// Streamed output after that, as frames: stream byte, length (u64 LE), bytes.
     frames: Option<Spool>,
     result: Option<JobResult>,
     skipped: bool,
@@ -98,17 +101,18 @@ impl<'a> Printer<'a> {
             self.write(stream, &mut data);
             return;
         }
-        let frames = self
-            .held
-            .entry(seq)
-            .or_default()
-            .frames
-            .get_or_insert_with(|| Spool::new(&self.budget));
-        let tag = [u8::from(stream == Stream::Stderr)];
-        let written = frames
-            .push(&tag)
-            .and_then(|()| frames.push(&data.len().to_le_bytes()))
-            .and_then(|()| data.drain_to(frames));
+        let held = self.held.entry(seq).or_default();
+        let written = if stream == Stream::Stdout && held.frames.is_none() {
+            let stdout = held.stdout.get_or_insert_with(|| Spool::new(&self.budget));
+            data.drain_to(stdout)
+        } else {
+            let frames = held.frames.get_or_insert_with(|| Spool::new(&self.budget));
+            let tag = [u8::from(stream == Stream::Stderr)];
+            frames
+                .push(&tag)
+                .and_then(|()| frames.push(&data.len().to_le_bytes()))
+                .and_then(|()| data.drain_to(frames))
+        };
         if let Err(e) = written {
             self.notice(&format!("cannot buffer output: {e}"));
             self.error = true;
@@ -196,12 +200,10 @@ impl<'a> Printer<'a> {
     fn advance(&mut self) {
         loop {
             self.next += 1;
-            let Some(held) = self.held.remove(&self.next) else {
+            let Some(mut held) = self.held.remove(&self.next) else {
                 return;
             };
-            if let Some(frames) = held.frames {
-                self.replay(frames);
-            }
+            self.replay(&mut held);
             match held.result {
                 Some(result) => self.complete(result),
                 None if held.skipped => {}
@@ -210,7 +212,17 @@ impl<'a> Printer<'a> {
         }
     }
 
-    fn replay(&mut self, mut frames: Spool) {
+    /// Prints what a job held, in the order it came.
+    fn replay(&mut self, held: &mut Held) {
+        if let Some(mut stdout) = held.stdout.take() {
+            self.write(Stream::Stdout, &mut stdout);
+        }
+        if let Some(frames) = held.frames.take() {
+            self.replay_frames(frames);
+        }
+    }
+
+    fn replay_frames(&mut self, mut frames: Spool) {
         let mut reader = match frames.take_reader() {
             Ok(reader) => reader,
             Err(e) => return self.notice(&format!("cannot read buffered output: {e}")),
@@ -326,10 +338,8 @@ impl<'a> Printer<'a> {
     /// stopped early) and returns the outcome.
     pub fn finish(mut self) -> Outcome {
         let held = std::mem::take(&mut self.held);
-        for (_, held) in held {
-            if let Some(frames) = held.frames {
-                self.replay(frames);
-            }
+        for (_, mut held) in held {
+            self.replay(&mut held);
             if let Some(result) = held.result {
                 self.complete(result);
             }

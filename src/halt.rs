@@ -146,7 +146,7 @@ impl HaltWatch {
     }
 
     fn update(&self, change: impl FnOnce(&mut WatchState)) -> Option<(HaltMode, String)> {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut state = crate::lock(&self.state);
         change(&mut state);
         if state.fired || !self.policy.triggered(state.tally, state.total) {
             return None;

@@ -203,3 +203,9 @@ fn usage_error(e: clap::Error) -> Outcome {
     eprintln!("pmap: {message} (see 'pmap --help')");
     Outcome::Error
 }
+
+/// Locks `m`, carrying on with the data if a panicking thread poisoned it: every lock in
+/// pmap guards plain state that stays consistent between statements.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}

@@ -6,7 +6,7 @@ use std::ffi::{OsStr, OsString};
 use std::io;
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
@@ -70,7 +70,7 @@ impl JobEnv {
         let Some(delay) = self.config.control.delay else {
             return SystemTime::now();
         };
-        let mut next = self.next_start.lock().unwrap_or_else(|p| p.into_inner());
+        let mut next = crate::lock(&self.next_start);
         if let Some(at) = *next {
             let now = Instant::now();
             if at > now {
@@ -216,11 +216,11 @@ fn run_once(
     });
     let is_remote = remote.is_some();
     let mut job_env = vec![
-        format!("PMAP_SEQ={}", job.seq).into_bytes(),
-        format!("PMAP_SLOT={slot}").into_bytes(),
+        ("PMAP_SEQ", job.seq.to_string()),
+        ("PMAP_SLOT", slot.to_string()),
     ];
     if host.is_some() {
-        job_env.push(format!("PMAP_HOST={}", context.host).into_bytes());
+        job_env.push(("PMAP_HOST", context.host.to_string()));
     }
 
     let (mut sink, error) = env.sink(context);
@@ -239,15 +239,8 @@ fn run_once(
     let mut timed_out = false;
     let (spawned, name) = match remote {
         Some((mut command, name)) => {
-            for entry in &job_env {
-                if let Some((key, value)) = std::str::from_utf8(entry)
-                    .ok()
-                    .and_then(|e| e.split_once('='))
-                {
-                    command.env(key, value);
-                }
-            }
             command
+                .envs(job_env.iter().map(|(name, value)| (name, value)))
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
@@ -382,20 +375,6 @@ pub fn command_for(rendered: &Rendered, config: &Config) -> (Command, OsString) 
     let mut command = Command::new(program);
     command.arg0(args[0]).args(&args[1..]);
     (command, args[0].to_os_string())
-}
-
-/// Reaps an exited child and says how it ended.
-pub fn reap(child: &mut Child, name: &OsStr) -> JobStatus {
-    match child.wait() {
-        Ok(status) => match status.signal() {
-            Some(sig) => JobStatus::Signaled(sig),
-            None => JobStatus::Exited(status.code().unwrap_or(-1)),
-        },
-        Err(e) => JobStatus::NotStarted {
-            code: 126,
-            message: format!("cannot wait for '{}': {e}", display(name)),
-        },
-    }
 }
 
 pub fn not_started(name: &OsStr, e: &io::Error) -> JobStatus {

@@ -20,6 +20,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 use crate::event::Event;
 use crate::halt::{HaltMode, HaltWatch};
+use crate::lock;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
@@ -267,8 +268,4 @@ impl Running {
             let _ = killpg(Pid::from_raw(self.pgid), signal);
         }
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }

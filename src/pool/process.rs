@@ -10,7 +10,7 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::process::CommandExt;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use nix::poll::{PollFd, PollFlags, poll};
@@ -21,7 +21,8 @@ use crate::collect::sink::push_lines;
 use crate::collect::spool::Spool;
 use crate::event::{Event, JobStatus, Stream};
 use crate::input::Job;
-use crate::pool::job::{Attempt, JobEnv, command_for, finish_attempt, not_started, reap};
+use crate::pool::job::{Attempt, JobEnv, command_for, finish_attempt, not_started};
+use crate::pool::spawn;
 use crate::pool::supervise::{has_exited, timeout_of};
 use crate::template::JobContext;
 
@@ -34,7 +35,6 @@ pub struct Slot {
 }
 
 struct Worker {
-    child: Child,
     pid: i32,
     stdin: Option<File>,
     stdout: Option<File>,
@@ -280,7 +280,6 @@ impl Slot {
             stdin: child.stdin.take().map(|p| File::from(OwnedFd::from(p))),
             stdout: child.stdout.take().map(|p| File::from(OwnedFd::from(p))),
             stderr: child.stderr.take().map(|p| File::from(OwnedFd::from(p))),
-            child,
             pending: Vec::new(),
             err_partial: Spool::new(&env.budget),
             tasks: 0,
@@ -339,7 +338,7 @@ impl Slot {
             let _ = killpg(Pid::from_raw(worker.pid), Signal::SIGKILL);
         }
         env.control.unregister(self.slot);
-        reap(&mut worker.child, OsStr::new("the worker"))
+        spawn::reap(worker.pid, OsStr::new("the worker"))
     }
 }
 

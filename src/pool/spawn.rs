@@ -62,14 +62,14 @@ impl Spawner {
     }
 
     /// Starts `program` with `args` (`args[0]` is the name the program sees) and the base
-    /// environment plus `extra` (`NAME=value` entries). A `program` without a slash is looked
-    /// up in `$PATH`.
+    /// environment plus the `extra` variables. A `program` without a slash is looked up in
+    /// `$PATH`.
     pub fn spawn(
         &mut self,
         program: &OsStr,
         args: &[&OsStr],
         env: &BaseEnv,
-        extra: &[Vec<u8>],
+        extra: &[(&str, String)],
     ) -> io::Result<Started> {
         let program = cstring(program.as_bytes())?;
         self.argv.clear();
@@ -78,7 +78,7 @@ impl Spawner {
         }
         let extra = extra
             .iter()
-            .map(|e| cstring(e))
+            .map(|(name, value)| cstring(format!("{name}={value}").as_bytes()))
             .collect::<io::Result<Vec<_>>>()?;
 
         // argv pointers, a null, then envp pointers and a null, in one reused array.
@@ -254,7 +254,7 @@ mod tests {
             OsStr::new("echo \"$X\"; echo e >&2"),
         ];
         let started = spawner
-            .spawn(OsStr::new("sh"), &args, &env, &[b"X=42".to_vec()])
+            .spawn(OsStr::new("sh"), &args, &env, &[("X", "42".to_string())])
             .unwrap();
         let mut out = String::new();
         std::fs::File::from(started.stdout)

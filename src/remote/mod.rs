@@ -24,6 +24,7 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use std::os::unix::process::CommandExt;
 
+use crate::lock;
 use hosts::{HostSpec, Target};
 
 /// Slots one shared connection serves at most: OpenSSH's sshd allows 10 sessions per
@@ -283,10 +284,6 @@ impl Drop for Remote {
     fn drop(&mut self) {
         self.shutdown();
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// A private directory for the control sockets. A socket path must stay short (about 100

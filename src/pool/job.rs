@@ -17,8 +17,6 @@ use crate::collect::results::ResultFiles;
 use crate::collect::sink::JobSink;
 use crate::collect::spool::MemoryBudget;
 use crate::config::Config;
-use nix::sys::signal::{Signal, killpg};
-use nix::unistd::Pid;
 
 use crate::event::{Event, JobResult, JobStatus};
 use crate::input::Job;
@@ -264,12 +262,7 @@ fn run_once(
             let pipes = [Some(started.stdout), Some(started.stderr)];
             let signal = |sig| env.control.signal_slot(slot, sig);
             timed_out = supervise(pid, &signal, pipes, &mut sink, buf, limit.as_ref());
-            if env.control.is_terminating() {
-                // pmap is stopping: what is left of the group (grandchildren) ends too.
-                let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
-            }
-            env.control.unregister(slot);
-            spawn::reap(pid, &name)
+            env.control.reap(slot, pid, &name)
         }
     };
     let runtime = clock.elapsed();

@@ -4,6 +4,7 @@
 //! [`Control`] is what the rest of pmap holds to steer a running pool: stop starting jobs,
 //! and signal the process groups of the jobs that are running.
 
+mod child;
 pub mod job;
 pub mod process;
 pub mod queue;
@@ -11,6 +12,7 @@ pub mod spawn;
 pub mod supervise;
 pub mod thread;
 
+use std::ffi::OsStr;
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
@@ -18,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 
-use crate::event::Event;
+use crate::event::{Event, JobStatus};
 use crate::halt::{HaltMode, HaltWatch};
 use crate::lock;
 use nix::sys::signal::{Signal, killpg};
@@ -250,6 +252,32 @@ impl Control {
     /// it is reaped.
     pub(crate) fn unregister(&self, slot: usize) {
         *lock(&self.running[slot - 1]) = Running::default();
+    }
+
+    /// Waits for `slot`'s job, the leader of process group `pid`, to exit, reaps it and
+    /// forgets it (closing a remote job's stdin). The job is reaped under its slot's lock,
+    /// so no signal can be sent to its group id once it may be reused. If pmap is stopping,
+    /// what is left of the group (grandchildren) is killed before the leader is reaped.
+    pub(crate) fn reap(&self, slot: usize, pid: i32, name: &OsStr) -> JobStatus {
+        let mut exited = false;
+        loop {
+            if self.is_terminating() {
+                if !exited {
+                    supervise::wait_for_exit(pid);
+                }
+                let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+            }
+            {
+                let mut entry = lock(&self.running[slot - 1]);
+                if let Some(status) = spawn::try_reap(pid, name) {
+                    *entry = Running::default();
+                    return status;
+                }
+            }
+            // Its pipes have closed but it is still running: wait outside the lock.
+            supervise::wait_for_exit(pid);
+            exited = true;
+        }
     }
 }
 

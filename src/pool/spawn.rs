@@ -1,23 +1,29 @@
-//! Starting one job's process, the hot path of every run: `posix_spawn` (a vfork-style
-//! clone, no `pre_exec`), the job the leader of its own process group, stdin on /dev/null,
-//! stdout and stderr on fresh pipes.
+//! Starting one job's process, the hot path of every run: a vfork-style clone (the child
+//! shares pmap's memory and runs on a small stack of its own until it calls `execve`, as
+//! `posix_spawn` does, and no `pre_exec`), the job the leader of its own process group,
+//! stdin on /dev/null, stdout and stderr on fresh pipes.
 //!
 //! `std::process::Command` would rebuild the whole environment block on every spawn once
 //! `PMAP_SEQ` and `PMAP_SLOT` are set; here the inherited part is built once per run
-//! ([`BaseEnv`]) and each worker thread keeps a [`Spawner`] with /dev/null open and its
-//! pointer arrays reused, so a spawn allocates only the job's own argument strings.
+//! ([`BaseEnv`]). glibc's `posix_spawn` maps and unmaps a fresh stack for every child (the
+//! unmap flushes the TLB of every CPU running one of pmap's threads) and asks for the file
+//! descriptor limit twice per `dup2` it is given; here each worker thread keeps a
+//! [`Spawner`] with /dev/null open, one child stack mapped for the whole run and its pointer
+//! arrays reused, so a spawn costs two pipes, a clone and two signal-mask changes, and
+//! allocates only the job's own argument strings.
 
 use std::ffi::{CString, OsStr};
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::ptr;
 
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
-use nix::sys::wait::{WaitStatus, waitpid};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{Pid, pipe2};
 
 use crate::event::JobStatus;
+use crate::pool::child::{ChildPlan, ChildStack};
 
 /// The environment every job inherits: pmap's own, minus the variables pmap sets per job.
 pub struct BaseEnv(Vec<CString>);
@@ -47,7 +53,10 @@ pub struct Started {
 /// One worker thread's spawning state.
 pub struct Spawner {
     dev_null: OwnedFd,
+    stack: ChildStack,
     argv: Vec<CString>,
+    /// Where to look for the program: one path, or each `$PATH` entry joined to its name.
+    paths: Vec<CString>,
     pointers: Vec<*mut libc::c_char>,
 }
 
@@ -56,7 +65,9 @@ impl Spawner {
         let dev_null = std::fs::File::open("/dev/null")?;
         Ok(Spawner {
             dev_null: OwnedFd::from(dev_null),
+            stack: ChildStack::new()?,
             argv: Vec::new(),
+            paths: Vec::new(),
             pointers: Vec::new(),
         })
     }
@@ -71,7 +82,12 @@ impl Spawner {
         env: &BaseEnv,
         extra: &[(&str, String)],
     ) -> io::Result<Started> {
-        let program = cstring(program.as_bytes())?;
+        self.paths.clear();
+        if program.as_bytes().contains(&b'/') {
+            self.paths.push(cstring(program.as_bytes())?);
+        } else {
+            search_path(program.as_bytes(), &mut self.paths)?;
+        }
         self.argv.clear();
         for arg in args {
             self.argv.push(cstring(arg.as_bytes())?);
@@ -81,8 +97,12 @@ impl Spawner {
             .map(|(name, value)| cstring(format!("{name}={value}").as_bytes()))
             .collect::<io::Result<Vec<_>>>()?;
 
-        // argv pointers, a null, then envp pointers and a null, in one reused array.
+        // Paths, argv and envp, each null-terminated, in one reused array.
         self.pointers.clear();
+        self.pointers
+            .extend(self.paths.iter().map(|p| p.as_ptr().cast_mut()));
+        self.pointers.push(ptr::null_mut());
+        let argv_at = self.pointers.len();
         self.pointers
             .extend(self.argv.iter().map(|a| a.as_ptr().cast_mut()));
         self.pointers.push(ptr::null_mut());
@@ -93,33 +113,23 @@ impl Spawner {
 
         let (out_r, out_w) = pipe()?;
         let (err_r, err_w) = pipe()?;
-        let actions = FileActions::new(&[
-            (self.dev_null.as_raw_fd(), 0),
-            (out_w.as_raw_fd(), 1),
-            (err_w.as_raw_fd(), 2),
-        ])?;
-        let attr = Attr::new()?;
-        let mut pid: libc::pid_t = 0;
-        let search = !program.as_bytes().contains(&b'/');
-        // SAFETY: every pointer array is null-terminated and outlives the call; the file
-        // actions and attributes were initialised above and are destroyed on drop.
-        let rc = unsafe {
-            let spawn = if search {
-                libc::posix_spawnp
-            } else {
-                libc::posix_spawn
-            };
-            spawn(
-                &mut pid,
-                program.as_ptr(),
-                &actions.0,
-                &attr.0,
-                self.pointers.as_ptr(),
-                self.pointers[envp_at..].as_ptr(),
-            )
+        let mut plan = ChildPlan {
+            paths: self.pointers.as_ptr(),
+            argv: self.pointers[argv_at..].as_ptr(),
+            envp: self.pointers[envp_at..].as_ptr(),
+            fds: [
+                self.dev_null.as_raw_fd(),
+                out_w.as_raw_fd(),
+                err_w.as_raw_fd(),
+            ],
+            error: 0,
         };
-        if rc != 0 {
-            return Err(io::Error::from_raw_os_error(rc));
+        let pid = self.stack.run(&mut plan)?;
+        drop((out_w, err_w));
+        if plan.error != 0 {
+            // The child could not exec and has exited; reap it before reporting.
+            let _ = waitpid(Pid::from_raw(pid), None);
+            return Err(io::Error::from_raw_os_error(plan.error));
         }
         Ok(Started {
             pid,
@@ -129,6 +139,26 @@ impl Spawner {
     }
 }
 
+/// Each `$PATH` entry joined to `name`, as `execvp` tries them (an empty entry is the
+/// current directory; no `$PATH` means `/bin:/usr/bin`).
+fn search_path(name: &[u8], paths: &mut Vec<CString>) -> io::Result<()> {
+    if name.is_empty() {
+        return Err(io::Error::from(io::ErrorKind::NotFound));
+    }
+    let path = std::env::var_os("PATH");
+    let path = path
+        .as_ref()
+        .map_or(&b"/bin:/usr/bin"[..], |p| p.as_bytes());
+    for dir in path.split(|&b| b == b':') {
+        let mut full = Vec::with_capacity(dir.len() + 1 + name.len());
+        full.extend_from_slice(if dir.is_empty() { b"." } else { dir });
+        full.push(b'/');
+        full.extend_from_slice(name);
+        paths.push(cstring(&full)?);
+    }
+    Ok(())
+}
+
 /// Reaps the exited `pid` and says how it ended.
 pub fn reap(pid: i32, name: &OsStr) -> JobStatus {
     loop {
@@ -136,13 +166,28 @@ pub fn reap(pid: i32, name: &OsStr) -> JobStatus {
             Ok(WaitStatus::Exited(_, code)) => return JobStatus::Exited(code),
             Ok(WaitStatus::Signaled(_, sig, _)) => return JobStatus::Signaled(sig as i32),
             Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => {
-                return JobStatus::NotStarted {
-                    code: 126,
-                    message: format!("cannot wait for '{}': {e}", crate::template::display(name)),
-                };
-            }
+            Err(e) => return wait_failed(name, e),
         }
+    }
+}
+
+/// Reaps `pid` if it has exited and says how it ended; None while it is still running.
+pub fn try_reap(pid: i32, name: &OsStr) -> Option<JobStatus> {
+    loop {
+        match waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) => return None,
+            Ok(WaitStatus::Exited(_, code)) => return Some(JobStatus::Exited(code)),
+            Ok(WaitStatus::Signaled(_, sig, _)) => return Some(JobStatus::Signaled(sig as i32)),
+            Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Some(wait_failed(name, e)),
+        }
+    }
+}
+
+fn wait_failed(name: &OsStr, e: nix::errno::Errno) -> JobStatus {
+    JobStatus::NotStarted {
+        code: 126,
+        message: format!("cannot wait for '{}': {e}", crate::template::display(name)),
     }
 }
 
@@ -165,78 +210,6 @@ fn above_stdio(fd: OwnedFd) -> io::Result<OwnedFd> {
     let moved = fcntl(&fd, FcntlArg::F_DUPFD_CLOEXEC(3))?;
     // SAFETY: F_DUPFD_CLOEXEC returned a new descriptor that nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(moved) })
-}
-
-struct FileActions(libc::posix_spawn_file_actions_t);
-
-impl FileActions {
-    fn new(dups: &[(RawFd, RawFd)]) -> io::Result<Self> {
-        // SAFETY: init fills the zeroed struct; destroy runs in Drop.
-        unsafe {
-            let mut actions = FileActions(std::mem::zeroed());
-            check(libc::posix_spawn_file_actions_init(&mut actions.0))?;
-            for &(from, to) in dups {
-                check(libc::posix_spawn_file_actions_adddup2(
-                    &mut actions.0,
-                    from,
-                    to,
-                ))?;
-            }
-            Ok(actions)
-        }
-    }
-}
-
-impl Drop for FileActions {
-    fn drop(&mut self) {
-        // SAFETY: initialised in new().
-        unsafe {
-            libc::posix_spawn_file_actions_destroy(&mut self.0);
-        }
-    }
-}
-
-/// Own process group, an empty signal mask, and SIGPIPE back to its default (pmap, like
-/// every Rust program, ignores it, and an ignored signal stays ignored across exec).
-struct Attr(libc::posix_spawnattr_t);
-
-impl Attr {
-    fn new() -> io::Result<Self> {
-        // SAFETY: init fills the zeroed struct; destroy runs in Drop; the sigsets are
-        // initialised by sigemptyset before use.
-        unsafe {
-            let mut attr = Attr(std::mem::zeroed());
-            check(libc::posix_spawnattr_init(&mut attr.0))?;
-            let flags = libc::POSIX_SPAWN_SETPGROUP
-                | libc::POSIX_SPAWN_SETSIGMASK
-                | libc::POSIX_SPAWN_SETSIGDEF;
-            check(libc::posix_spawnattr_setflags(&mut attr.0, flags as _))?;
-            check(libc::posix_spawnattr_setpgroup(&mut attr.0, 0))?;
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            check(libc::posix_spawnattr_setsigmask(&mut attr.0, &set))?;
-            libc::sigaddset(&mut set, libc::SIGPIPE);
-            check(libc::posix_spawnattr_setsigdefault(&mut attr.0, &set))?;
-            Ok(attr)
-        }
-    }
-}
-
-impl Drop for Attr {
-    fn drop(&mut self) {
-        // SAFETY: initialised in new().
-        unsafe {
-            libc::posix_spawnattr_destroy(&mut self.0);
-        }
-    }
-}
-
-fn check(rc: libc::c_int) -> io::Result<()> {
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::from_raw_os_error(rc))
-    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 
 use std::fs::File;
 use std::io::{self, Read};
-use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
@@ -37,8 +37,8 @@ pub fn supervise(
 ) -> bool {
     let mut open: [Option<File>; 2] = pipes.map(|p| p.map(File::from));
     let Some(limit) = limit else {
+        // The exit itself is waited for when the job is reaped (`Control::reap`).
         drain(&mut open, sink, buf, None, None);
-        wait_for_exit(pid);
         return false;
     };
     let pidfd = pidfd_open(pid);
@@ -119,48 +119,70 @@ fn drain(
     exit_fd: Option<&OwnedFd>,
 ) -> bool {
     loop {
-        let mut fds: Vec<PollFd<'_>> = Vec::with_capacity(3);
+        let mut fds = [libc::pollfd {
+            fd: -1,
+            events: libc::POLLIN,
+            revents: 0,
+        }; 3];
         let mut which = [usize::MAX; 3];
+        let mut pipes = 0;
         for (i, file) in open.iter().enumerate() {
             if let Some(file) = file {
-                which[fds.len()] = i;
-                fds.push(PollFd::new(file.as_fd(), PollFlags::POLLIN));
+                which[pipes] = i;
+                fds[pipes].fd = file.as_raw_fd();
+                pipes += 1;
             }
         }
-        if fds.is_empty() {
+        if pipes == 0 {
             return false;
         }
-        let pipes = fds.len();
+        let mut watched = pipes;
         if let Some(fd) = exit_fd {
-            fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
+            fds[watched].fd = fd.as_raw_fd();
+            watched += 1;
         }
-        let ready: Vec<bool> = if pipes == 1 && exit_fd.is_none() && wait.is_none() {
+        // Per descriptor: Some(true) to read, Some(false) closed with nothing left to read
+        // (a hang-up without POLLIN: no read is needed to see the end), None not ready.
+        let mut ready = [None; 3];
+        if pipes == 1 && exit_fd.is_none() && wait.is_none() {
             // One pipe and nothing else to watch: a blocking read is all it takes.
-            vec![true]
+            ready[0] = Some(true);
         } else {
-            match poll(&mut fds, timeout_of(wait)) {
-                Ok(0) => return false,
-                Ok(_) => fds.iter().map(|f| f.any().unwrap_or(true)).collect(),
-                Err(nix::errno::Errno::EINTR) => continue,
-                Err(_) => vec![true; fds.len()],
+            let timeout = i32::from(timeout_of(wait));
+            // SAFETY: `fds` holds `watched` initialised entries for descriptors owned above.
+            match unsafe { libc::poll(fds.as_mut_ptr(), watched as libc::nfds_t, timeout) } {
+                0 => return false,
+                n if n > 0 => {
+                    for (k, fd) in fds[..watched].iter().enumerate() {
+                        ready[k] = match fd.revents {
+                            0 => None,
+                            r if r & libc::POLLIN != 0 => Some(true),
+                            _ => Some(false),
+                        };
+                    }
+                }
+                _ if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => continue,
+                _ => ready = [Some(true); 3],
             }
-        };
-        drop(fds);
-        for (k, &is_ready) in ready.iter().enumerate().take(pipes) {
-            if !is_ready {
-                continue;
-            }
+        }
+        for (k, is_ready) in ready.iter().enumerate().take(pipes) {
             let i = which[k];
-            if let Some(file) = &mut open[i] {
-                match file.read(buf) {
-                    Ok(0) => open[i] = None,
-                    Ok(n) => sink.push(STREAMS[i], &buf[..n]),
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(_) => open[i] = None,
+            match is_ready {
+                None => {}
+                Some(false) => open[i] = None,
+                Some(true) => {
+                    if let Some(file) = &mut open[i] {
+                        match file.read(buf) {
+                            Ok(0) => open[i] = None,
+                            Ok(n) => sink.push(STREAMS[i], &buf[..n]),
+                            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                            Err(_) => open[i] = None,
+                        }
+                    }
                 }
             }
         }
-        if exit_fd.is_some() && ready.get(pipes) == Some(&true) {
+        if exit_fd.is_some() && ready[pipes].is_some() {
             return true;
         }
         if wait.is_some() {

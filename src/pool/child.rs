@@ -1,19 +1,27 @@
 //! The child side of [`super::spawn`]: a stack mapped once per worker thread, and the few
 //! system calls a new job's process makes between `clone` and `execve`.
 //!
-//! The clone is `CLONE_VM | CLONE_VFORK`, as in glibc's `posix_spawn`: the child runs in
-//! pmap's memory, on this stack, while the thread that cloned it sleeps until the child
-//! has called `execve` (or exited), so the stack is free again when `run` returns. The
-//! child may only make plain system calls: no allocation, no locks, no unwinding. While it
-//! runs, every signal is blocked in the cloning thread (and so in the child), so that none
-//! of pmap's handlers can run in it; the child puts the signals pmap handles or ignores
-//! back to their defaults and unblocks them just before `execve`.
+//! The child is cloned with `CLONE_VM`, as in glibc's `posix_spawn`: it runs in pmap's
+//! memory, on this stack, until `execve` gives it memory of its own. Unlike `posix_spawn`,
+//! the cloning thread does not sleep until then (no `CLONE_VFORK`): it goes on to watch the
+//! job's pipes at once, which saves a sleep and a wake-up per job. So the child must not
+//! touch anything pmap's threads use: it makes raw system calls only (no libc function, not
+//! even through `errno`, which it would share with the cloning thread), reads only the
+//! plan, and the stack and the plan stay untouched until the job has been reaped.
+//! On architectures without raw system calls here, the clone adds `CLONE_VFORK` and the
+//! child uses libc's wrappers; the cloning thread then sleeps, as under `posix_spawn`.
+//!
+//! While the clone is made, every signal is blocked in the cloning thread, so the child
+//! starts with them blocked and none of pmap's handlers can run in it; it puts the signals
+//! that pmap handles or ignores back to their defaults, then unblocks them just before
+//! `execve`.
 
 use std::io;
 use std::ptr;
+use std::sync::atomic::{AtomicI32, Ordering};
 
-/// What the child is to do: each pointer array is null-terminated and stays alive until
-/// [`ChildStack::run`] returns.
+/// What the child is to do: each pointer array is null-terminated, and everything stays
+/// alive and unchanged until the child has been reaped.
 #[repr(C)]
 pub struct ChildPlan {
     /// Paths to try, in order, as `execvp` does.
@@ -22,12 +30,15 @@ pub struct ChildPlan {
     pub envp: *const *mut libc::c_char,
     /// The descriptors that become the child's 0, 1 and 2 (all above 2).
     pub fds: [libc::c_int; 3],
-    /// Set by the child when it could not exec: the errno to report. 0 if it did.
-    pub error: libc::c_int,
+    /// Set by the child when it could not exec, just before it exits with 127: the errno.
+    pub error: AtomicI32,
 }
 
 /// How large the child's stack is; it needs a few hundred bytes.
 const STACK_SIZE: usize = 64 * 1024;
+
+/// Whether the child can run alongside the cloning thread (see the module doc).
+const CONCURRENT: bool = cfg!(any(target_arch = "x86_64", target_arch = "aarch64"));
 
 /// A stack for the child, with an unmapped guard page below it.
 pub struct ChildStack {
@@ -35,8 +46,7 @@ pub struct ChildStack {
     len: usize,
 }
 
-// SAFETY: the mapping is owned by one Spawner at a time and only used while its thread is
-// blocked in `run`.
+// SAFETY: the mapping is owned by one Spawner, used by one child at a time.
 unsafe impl Send for ChildStack {}
 
 impl ChildStack {
@@ -66,12 +76,15 @@ impl ChildStack {
         Ok(stack)
     }
 
-    /// Starts a child that carries out `plan`, and returns its pid once it has called
-    /// `execve` or given up (then `plan.error` says why).
-    pub fn run(&mut self, plan: &mut ChildPlan) -> io::Result<i32> {
-        plan.error = 0;
+    /// Starts a child that carries out `plan`, and returns its pid.
+    ///
+    /// # Safety
+    /// `plan`, everything it points to and this stack must stay alive and unchanged until
+    /// the child has been reaped.
+    pub unsafe fn start(&mut self, plan: &ChildPlan) -> io::Result<i32> {
+        plan.error.store(0, Ordering::Relaxed);
         // SAFETY: the top of the mapping, 16-byte aligned (mmap returns page-aligned memory
-        // and STACK_SIZE is a multiple of 16).
+        // and the mapping's length is a multiple of 16).
         let top = unsafe { self.base.cast::<u8>().add(self.len) }.cast::<libc::c_void>();
         // SAFETY: sigfillset initialises the set; pthread_sigmask only reads and writes the
         // sets given.
@@ -81,15 +94,18 @@ impl ChildStack {
             libc::sigfillset(&mut all);
             libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
         }
-        // SAFETY: CLONE_VFORK suspends this thread until the child has exec'd or exited, so
-        // the stack and `plan` outlive the child's use of them; the child runs only
-        // `child_main`, which makes plain system calls.
+        let mut flags = libc::CLONE_VM | libc::SIGCHLD;
+        if !CONCURRENT {
+            flags |= libc::CLONE_VFORK;
+        }
+        // SAFETY: the caller keeps the plan and the stack alive until the child is reaped;
+        // the child runs only `child_main`, which makes plain system calls.
         let pid = unsafe {
             libc::clone(
                 child_main,
                 top,
-                libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
-                ptr::from_mut(plan).cast(),
+                flags,
+                ptr::from_ref(plan).cast_mut().cast(),
             )
         };
         let clone_error = io::Error::last_os_error();
@@ -100,9 +116,6 @@ impl ChildStack {
         if pid < 0 {
             return Err(clone_error);
         }
-        // The child wrote through its own pointer; read it as memory that changed.
-        // SAFETY: `plan` is a valid, exclusive reference.
-        plan.error = unsafe { ptr::read_volatile(&plan.error) };
         Ok(pid)
     }
 }
@@ -127,64 +140,201 @@ fn page_size() -> usize {
 /// Signals the child puts back to their defaults before unblocking: those pmap handles
 /// (signal-hook: INT, TERM, HUP; Rust's runtime: SEGV, BUS) or ignores (PIPE, which would
 /// stay ignored across `execve`).
-const RESET: [libc::c_int; 6] = [
-    libc::SIGINT,
-    libc::SIGTERM,
-    libc::SIGHUP,
-    libc::SIGPIPE,
-    libc::SIGSEGV,
-    libc::SIGBUS,
+const RESET: [libc::c_long; 6] = [
+    libc::SIGINT as libc::c_long,
+    libc::SIGTERM as libc::c_long,
+    libc::SIGHUP as libc::c_long,
+    libc::SIGPIPE as libc::c_long,
+    libc::SIGSEGV as libc::c_long,
+    libc::SIGBUS as libc::c_long,
 ];
 
 /// The child: its own process group, stdin/stdout/stderr in place, default signals, then
 /// `execve` of each path in turn. Any failure is left in `plan.error`, and the child exits
 /// with 127.
 extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
-    // SAFETY: `arg` is the `ChildPlan` passed to clone, alive and not otherwise touched
-    // while the parent thread is suspended; only plain system calls are made below.
+    // SAFETY: `arg` is the `ChildPlan` given to clone, kept alive and unchanged by the
+    // caller of `start`; only raw system calls are made below.
     unsafe {
-        let plan = &mut *arg.cast::<ChildPlan>();
-        let fail = |plan: &mut ChildPlan| -> ! {
-            plan.error = *libc::__errno_location();
-            libc::_exit(127)
+        let plan = &*arg.cast_const().cast::<ChildPlan>();
+        let fail = |errno: libc::c_long| -> ! {
+            plan.error.store(errno as i32, Ordering::Relaxed);
+            sys::call1(libc::SYS_exit_group, 127);
+            unreachable_exit()
         };
-        if libc::setpgid(0, 0) != 0 {
-            fail(plan);
+        let r = sys::call2(libc::SYS_setpgid, 0, 0);
+        if r < 0 {
+            fail(-r);
         }
         for (target, &source) in plan.fds.iter().enumerate() {
-            if libc::dup2(source, target as libc::c_int) < 0 {
-                fail(plan);
+            let r = sys::call3(libc::SYS_dup3, source as _, target as _, 0);
+            if r < 0 {
+                fail(-r);
             }
         }
-        let mut default: libc::sigaction = std::mem::zeroed();
-        default.sa_sigaction = libc::SIG_DFL;
+        // The kernel's struct sigaction for SIG_DFL (0) with no flags, restorer or mask: all
+        // zeros, on every architecture. Four words cover its largest layout.
+        let default = [0u64; 4];
+        // The kernel's sigset_t: 64 signals.
+        let sigset_size = 8;
         for signal in RESET {
-            libc::sigaction(signal, &default, ptr::null_mut());
+            sys::call4(
+                libc::SYS_rt_sigaction,
+                signal,
+                default.as_ptr() as _,
+                0,
+                sigset_size,
+            );
         }
-        let mut none: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut none);
-        libc::pthread_sigmask(libc::SIG_SETMASK, &none, ptr::null_mut());
+        let none = 0u64;
+        sys::call4(
+            libc::SYS_rt_sigprocmask,
+            libc::SIG_SETMASK as _,
+            ptr::from_ref(&none) as _,
+            0,
+            sigset_size,
+        );
 
         // As execvp: a path that does not exist is skipped; one that exists but may not be
         // run is remembered; any other error ends the search.
-        let mut error = libc::ENOENT;
+        let mut error = libc::ENOENT as libc::c_long;
         let mut denied = false;
         let mut path = plan.paths;
         while !(*path).is_null() {
-            libc::execve(*path, plan.argv.cast(), plan.envp.cast());
-            error = *libc::__errno_location();
-            match error {
+            error = -sys::call3(libc::SYS_execve, *path as _, plan.argv as _, plan.envp as _);
+            match error as libc::c_int {
                 libc::ENOENT | libc::ESTALE | libc::ENOTDIR | libc::ENODEV | libc::ETIMEDOUT => {}
                 libc::EACCES => denied = true,
                 _ => break,
             }
             path = path.add(1);
         }
-        plan.error = if denied && (*path).is_null() {
-            libc::EACCES
+        if denied && (*path).is_null() {
+            error = libc::EACCES as libc::c_long;
+        }
+        fail(error)
+    }
+}
+
+/// After `exit_group`, which does not return.
+fn unreachable_exit() -> ! {
+    loop {
+        std::hint::spin_loop();
+    }
+}
+
+/// Raw system calls: the result, or -errno. They never touch `errno`.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+mod sys {
+    use std::arch::asm;
+
+    pub unsafe fn call1(nr: libc::c_long, a: libc::c_long) -> libc::c_long {
+        unsafe { call4(nr, a, 0, 0, 0) }
+    }
+
+    pub unsafe fn call2(nr: libc::c_long, a: libc::c_long, b: libc::c_long) -> libc::c_long {
+        unsafe { call4(nr, a, b, 0, 0) }
+    }
+
+    pub unsafe fn call3(
+        nr: libc::c_long,
+        a: libc::c_long,
+        b: libc::c_long,
+        c: libc::c_long,
+    ) -> libc::c_long {
+        unsafe { call4(nr, a, b, c, 0) }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    pub unsafe fn call4(
+        nr: libc::c_long,
+        a: libc::c_long,
+        b: libc::c_long,
+        c: libc::c_long,
+        d: libc::c_long,
+    ) -> libc::c_long {
+        let ret: libc::c_long;
+        // SAFETY: the Linux x86-64 system call convention; the caller vouches for the
+        // arguments.
+        unsafe {
+            asm!(
+                "syscall",
+                inlateout("rax") nr => ret,
+                in("rdi") a,
+                in("rsi") b,
+                in("rdx") c,
+                in("r10") d,
+                lateout("rcx") _,
+                lateout("r11") _,
+                options(nostack),
+            );
+        }
+        ret
+    }
+
+    #[cfg(target_arch = "aarch64")]
+    pub unsafe fn call4(
+        nr: libc::c_long,
+        a: libc::c_long,
+        b: libc::c_long,
+        c: libc::c_long,
+        d: libc::c_long,
+    ) -> libc::c_long {
+        let ret: libc::c_long;
+        // SAFETY: the Linux AArch64 system call convention; the caller vouches for the
+        // arguments.
+        unsafe {
+            asm!(
+                "svc 0",
+                in("x8") nr,
+                inlateout("x0") a => ret,
+                in("x1") b,
+                in("x2") c,
+                in("x3") d,
+                options(nostack),
+            );
+        }
+        ret
+    }
+}
+
+/// Elsewhere, libc's `syscall`: it sets `errno` on failure, which is harmless there because
+/// the cloning thread sleeps until the child has exec'd (`CLONE_VFORK`).
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+mod sys {
+    fn result(r: libc::c_long) -> libc::c_long {
+        if r < 0 {
+            // SAFETY: reads this thread's errno.
+            -(unsafe { *libc::__errno_location() }) as libc::c_long
         } else {
-            error
-        };
-        libc::_exit(127)
+            r
+        }
+    }
+
+    pub unsafe fn call1(nr: libc::c_long, a: libc::c_long) -> libc::c_long {
+        result(unsafe { libc::syscall(nr, a) })
+    }
+
+    pub unsafe fn call2(nr: libc::c_long, a: libc::c_long, b: libc::c_long) -> libc::c_long {
+        result(unsafe { libc::syscall(nr, a, b) })
+    }
+
+    pub unsafe fn call3(
+        nr: libc::c_long,
+        a: libc::c_long,
+        b: libc::c_long,
+        c: libc::c_long,
+    ) -> libc::c_long {
+        result(unsafe { libc::syscall(nr, a, b, c) })
+    }
+
+    pub unsafe fn call4(
+        nr: libc::c_long,
+        a: libc::c_long,
+        b: libc::c_long,
+        c: libc::c_long,
+        d: libc::c_long,
+    ) -> libc::c_long {
+        result(unsafe { libc::syscall(nr, a, b, c, d) })
     }
 }

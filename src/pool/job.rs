@@ -262,7 +262,12 @@ fn run_once(
             let pipes = [Some(started.stdout), Some(started.stderr)];
             let signal = |sig| env.control.signal_slot(slot, sig);
             timed_out = supervise(pid, &signal, pipes, &mut sink, buf, limit.as_ref());
-            env.control.reap(slot, pid, &name)
+            let status = env.control.reap(slot, pid, &name);
+            // A local job's 127 may be its child's failure to exec.
+            match spawner.exec_error() {
+                Some(e) if !is_remote && status == JobStatus::Exited(127) => not_started(&name, &e),
+                _ => status,
+            }
         }
     };
     let runtime = clock.elapsed();

@@ -17,6 +17,7 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::ptr;
+use std::sync::atomic::{AtomicI32, Ordering};
 
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
@@ -50,13 +51,18 @@ pub struct Started {
     pub stderr: OwnedFd,
 }
 
-/// One worker thread's spawning state.
+/// One worker thread's spawning state. What a job's child reads before it execs (its
+/// stack, plan, paths, arguments and environment) lives here, and is reused by the next
+/// spawn: so a job's child must have been reaped before the same `Spawner` starts another.
 pub struct Spawner {
     dev_null: OwnedFd,
     stack: ChildStack,
-    argv: Vec<CString>,
+    plan: Box<ChildPlan>,
     /// Where to look for the program: one path, or each `$PATH` entry joined to its name.
     paths: Vec<CString>,
+    argv: Vec<CString>,
+    /// The job's own variables, `NAME=value`.
+    extra: Vec<CString>,
     pointers: Vec<*mut libc::c_char>,
 }
 
@@ -66,15 +72,26 @@ impl Spawner {
         Ok(Spawner {
             dev_null: OwnedFd::from(dev_null),
             stack: ChildStack::new()?,
-            argv: Vec::new(),
+            plan: Box::new(ChildPlan {
+                paths: ptr::null(),
+                argv: ptr::null(),
+                envp: ptr::null(),
+                fds: [-1; 3],
+                error: AtomicI32::new(0),
+            }),
             paths: Vec::new(),
+            argv: Vec::new(),
+            extra: Vec::new(),
             pointers: Vec::new(),
         })
     }
 
     /// Starts `program` with `args` (`args[0]` is the name the program sees) and the base
     /// environment plus the `extra` variables. A `program` without a slash is looked up in
-    /// `$PATH`.
+    /// `$PATH`. The previous child of this `Spawner` must have been reaped.
+    ///
+    /// The child execs after this returns: if it cannot, it exits with 127 and, once it
+    /// has been reaped, [`Spawner::exec_error`] says why.
     pub fn spawn(
         &mut self,
         program: &OsStr,
@@ -92,10 +109,11 @@ impl Spawner {
         for arg in args {
             self.argv.push(cstring(arg.as_bytes())?);
         }
-        let extra = extra
-            .iter()
-            .map(|(name, value)| cstring(format!("{name}={value}").as_bytes()))
-            .collect::<io::Result<Vec<_>>>()?;
+        self.extra.clear();
+        for (name, value) in extra {
+            self.extra
+                .push(cstring(format!("{name}={value}").as_bytes())?);
+        }
 
         // Paths, argv and envp, each null-terminated, in one reused array.
         self.pointers.clear();
@@ -107,35 +125,44 @@ impl Spawner {
             .extend(self.argv.iter().map(|a| a.as_ptr().cast_mut()));
         self.pointers.push(ptr::null_mut());
         let envp_at = self.pointers.len();
-        self.pointers
-            .extend(env.0.iter().chain(&extra).map(|e| e.as_ptr().cast_mut()));
+        self.pointers.extend(
+            env.0
+                .iter()
+                .chain(&self.extra)
+                .map(|e| e.as_ptr().cast_mut()),
+        );
         self.pointers.push(ptr::null_mut());
 
         let (out_r, out_w) = pipe()?;
         let (err_r, err_w) = pipe()?;
-        let mut plan = ChildPlan {
-            paths: self.pointers.as_ptr(),
-            argv: self.pointers[argv_at..].as_ptr(),
-            envp: self.pointers[envp_at..].as_ptr(),
-            fds: [
-                self.dev_null.as_raw_fd(),
-                out_w.as_raw_fd(),
-                err_w.as_raw_fd(),
-            ],
-            error: 0,
-        };
-        let pid = self.stack.run(&mut plan)?;
+        self.plan.paths = self.pointers.as_ptr();
+        self.plan.argv = self.pointers[argv_at..].as_ptr();
+        self.plan.envp = self.pointers[envp_at..].as_ptr();
+        self.plan.fds = [
+            self.dev_null.as_raw_fd(),
+            out_w.as_raw_fd(),
+            err_w.as_raw_fd(),
+        ];
+        // SAFETY: the plan and what it points to (this Spawner's buffers and `env`, which
+        // lives for the whole run) are left alone until the next spawn, which comes only
+        // after this child has been reaped. The child has its own copy of the descriptor
+        // table, so closing the write ends here leaves its copies open.
+        let pid = unsafe { self.stack.start(&self.plan)? };
         drop((out_w, err_w));
-        if plan.error != 0 {
-            // The child could not exec and has exited; reap it before reporting.
-            let _ = waitpid(Pid::from_raw(pid), None);
-            return Err(io::Error::from_raw_os_error(plan.error));
-        }
         Ok(Started {
             pid,
             stdout: out_r,
             stderr: err_r,
         })
+    }
+
+    /// Why the last child could not exec, once it has been reaped (it then exited with
+    /// 127); None if it did exec.
+    pub fn exec_error(&self) -> Option<io::Error> {
+        match self.plan.error.load(Ordering::Relaxed) {
+            0 => None,
+            errno => Some(io::Error::from_raw_os_error(errno)),
+        }
     }
 }
 
@@ -242,6 +269,7 @@ mod tests {
             reap(started.pid, OsStr::new("sh")),
             JobStatus::Exited(0)
         ));
+        assert!(spawner.exec_error().is_none());
     }
 
     #[test]
@@ -249,7 +277,11 @@ mod tests {
         let mut spawner = Spawner::new().unwrap();
         let env = BaseEnv::capture();
         let name = OsStr::new("pmap-surely-missing-program");
-        let err = spawner.spawn(name, &[name], &env, &[]).err().unwrap();
-        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+        let started = spawner.spawn(name, &[name], &env, &[]).unwrap();
+        assert!(matches!(reap(started.pid, name), JobStatus::Exited(127)));
+        assert_eq!(
+            spawner.exec_error().unwrap().kind(),
+            io::ErrorKind::NotFound
+        );
     }
 }

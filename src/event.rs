@@ -1,7 +1,12 @@
 //! The messages from the pool to the collector: readers put tagged results on one queue,
 //! one printer takes them off.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::Thread;
 use std::time::{Duration, SystemTime};
+
+use crossbeam_channel::{Receiver, SendError, Sender};
 
 use crate::collect::spool::Spool;
 
@@ -111,4 +116,63 @@ pub enum Event {
     Notice(String),
     /// Whole lines a `--pool process` worker wrote to stderr.
     WorkerStderr { data: Spool },
+}
+
+/// The pool's end of the event channel: a bounded channel, plus a way to cut short the
+/// collector's nap (see `collect::run`) when events pile up during it.
+#[derive(Clone)]
+pub struct Events {
+    tx: Sender<Event>,
+    nap: Arc<Nap>,
+}
+
+/// The collector's side of its naps: whether it is napping, and how to wake it.
+pub struct Nap {
+    napping: AtomicBool,
+    collector: Thread,
+    /// A nap ends early once this many events are waiting.
+    wake_at: usize,
+}
+
+/// A bounded event channel of `capacity`, whose receiver is the current thread.
+pub fn channel(capacity: usize) -> (Events, Receiver<Event>, Arc<Nap>) {
+    let (tx, rx) = crossbeam_channel::bounded(capacity);
+    let nap = Arc::new(Nap {
+        napping: AtomicBool::new(false),
+        collector: std::thread::current(),
+        wake_at: (capacity / 2).max(1),
+    });
+    let events = Events {
+        tx,
+        nap: Arc::clone(&nap),
+    };
+    (events, rx, nap)
+}
+
+impl Events {
+    /// Sends `event`, blocking while the channel is full; an error once the collector is
+    /// gone.
+    pub fn send(&self, event: Event) -> Result<(), SendError<Event>> {
+        self.tx.send(event)?;
+        let nap = &self.nap;
+        if nap.napping.load(Ordering::SeqCst)
+            && self.tx.len() >= nap.wake_at
+            && nap.napping.swap(false, Ordering::SeqCst)
+        {
+            nap.collector.unpark();
+        }
+        Ok(())
+    }
+}
+
+impl Nap {
+    /// Sleeps for up to `length`, or until `waiting()` reaches the wake-up mark (checked
+    /// here, and by every sender meanwhile). Only the collector's thread may call it.
+    pub fn take(&self, length: Duration, waiting: impl Fn() -> usize) {
+        self.napping.store(true, Ordering::SeqCst);
+        if waiting() < self.wake_at {
+            std::thread::park_timeout(length);
+        }
+        self.napping.store(false, Ordering::SeqCst);
+    }
 }

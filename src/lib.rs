@@ -145,7 +145,7 @@ fn run_pool(
         eprintln!("pmap: cannot start the kill-grace thread: {e}");
         return Outcome::Error;
     }
-    let (events_tx, events_rx) = crossbeam_channel::bounded((2 * config.jobs).clamp(16, 256));
+    let (events_tx, events_rx, nap) = event::channel((2 * config.jobs).clamp(16, 256));
     let budget = MemoryBudget::new(config.output.memory_limit);
     let mut pool = ThreadPool::new(
         Arc::clone(&config),
@@ -178,7 +178,7 @@ fn run_pool(
         eprintln!("pmap: cannot start the input thread: {e}");
         return Outcome::Error;
     }
-    collect::run(events_rx, &config, &control, budget, joblog)
+    collect::run(events_rx, &nap, &config, &control, budget, joblog)
 }
 
 /// clap's errors are several lines; pmap prints one.

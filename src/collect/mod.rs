@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError, select};
 
 use crate::config::Config;
-use crate::event::{Event, Stream};
+use crate::event::{Event, Nap, Stream};
 use crate::exit::Outcome;
 use crate::pool::Control;
 use joblog::JobLog;
@@ -43,6 +43,7 @@ const BUSY: Duration = Duration::from_millis(5);
 /// `joblog` was opened before any job started, so a bad path failed early.
 pub fn run(
     events: Receiver<Event>,
+    nap: &Nap,
     config: &Config,
     control: &Control,
     budget: Arc<MemoryBudget>,
@@ -66,7 +67,7 @@ pub fn run(
                 if napping && !control.is_stopping() {
                     // Events come thick and fast: let a few gather. A worker sending one
                     // meanwhile finds nobody to wake, which saves both threads a wake-up.
-                    std::thread::sleep(NAP);
+                    nap.take(NAP, || events.len());
                     napping = !events.is_empty();
                     continue;
                 }

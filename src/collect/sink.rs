@@ -7,19 +7,17 @@
 
 use std::sync::Arc;
 
-use crossbeam_channel::Sender;
-
 use crate::collect::results::ResultFiles;
 use crate::collect::spool::{MemoryBudget, Spool};
 use crate::config::{OutputConfig, OutputMode};
-use crate::event::{Captured, Event, Stream};
+use crate::event::{Captured, Event, Events, Stream};
 use crate::template::JobContext;
 
 /// Where one job's output goes while it runs.
 pub struct JobSink<'a> {
     config: &'a OutputConfig,
     seq: u64,
-    events: &'a Sender<Event>,
+    events: &'a Events,
     budget: &'a Arc<MemoryBudget>,
     /// What starts each line of each stream (tag, TAB, and with --merge-stderr the stream's
     /// name); empty without tags.
@@ -48,7 +46,7 @@ impl<'a> JobSink<'a> {
     pub fn new(
         config: &'a OutputConfig,
         job: JobContext<'_>,
-        events: &'a Sender<Event>,
+        events: &'a Events,
         budget: &'a Arc<MemoryBudget>,
         results: Option<ResultFiles>,
     ) -> Self {

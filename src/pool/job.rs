@@ -11,14 +11,12 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
-use crossbeam_channel::Sender;
-
 use crate::collect::results::ResultFiles;
 use crate::collect::sink::JobSink;
 use crate::collect::spool::MemoryBudget;
 use crate::config::Config;
 
-use crate::event::{Event, JobResult, JobStatus};
+use crate::event::{Event, Events, JobResult, JobStatus};
 use crate::input::Job;
 use crate::pool::Control;
 use crate::pool::spawn::{self, BaseEnv, Spawner};
@@ -31,7 +29,7 @@ use crate::template::{JobContext, Rendered, display};
 pub struct JobEnv {
     pub config: Arc<Config>,
     pub control: Arc<Control>,
-    pub events: Sender<Event>,
+    pub events: Events,
     pub budget: Arc<MemoryBudget>,
     /// The environment every job inherits, built once.
     pub base_env: BaseEnv,

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 
-use crate::event::{Event, JobStatus};
+use crate::event::{Event, Events, JobStatus};
 use crate::halt::{HaltMode, HaltWatch};
 use crate::lock;
 use nix::sys::signal::{Signal, killpg};
@@ -81,7 +81,7 @@ impl Control {
 
     /// Counts a job's final result toward `--halt`, stopping the pool if the condition now
     /// holds. Workers call it before they take another job.
-    pub(crate) fn job_finished(&self, succeeded: bool, interrupted: bool, events: &Sender<Event>) {
+    pub(crate) fn job_finished(&self, succeeded: bool, interrupted: bool, events: &Events) {
         if let Some(watch) = &self.halt {
             let verdict = watch.job_finished(succeeded, interrupted);
             self.halt_if(verdict, events);
@@ -89,14 +89,14 @@ impl Control {
     }
 
     /// The input has ended after `total` jobs (percentages in `--halt` need it).
-    pub(crate) fn input_ended(&self, total: u64, events: &Sender<Event>) {
+    pub(crate) fn input_ended(&self, total: u64, events: &Events) {
         if let Some(watch) = &self.halt {
             let verdict = watch.input_ended(total);
             self.halt_if(verdict, events);
         }
     }
 
-    fn halt_if(&self, verdict: Option<(HaltMode, String)>, events: &Sender<Event>) {
+    fn halt_if(&self, verdict: Option<(HaltMode, String)>, events: &Events) {
         let Some((mode, what)) = verdict else { return };
         if self.is_stopping() {
             return;
@@ -293,7 +293,12 @@ impl Running {
     fn signal(&mut self, signal: Signal) {
         self.stdin.take();
         if self.pgid > 0 {
-            let _ = killpg(Pid::from_raw(self.pgid), signal);
+            // A job that has only just been cloned may not have made its own process group
+            // yet (it does so before it execs, with every signal blocked): then no group
+            // has its id, and the signal goes to the job itself, to be taken as it execs.
+            if killpg(Pid::from_raw(self.pgid), signal) == Err(nix::errno::Errno::ESRCH) {
+                let _ = nix::sys::signal::kill(Pid::from_raw(self.pgid), signal);
+            }
         }
     }
 }

@@ -6,12 +6,10 @@
 use std::io;
 use std::sync::{Arc, Mutex};
 
-use crossbeam_channel::Sender;
-
 use crate::cli::PoolKind;
 use crate::collect::spool::MemoryBudget;
 use crate::config::Config;
-use crate::event::Event;
+use crate::event::{Event, Events};
 use crate::halt::{Halt, Threshold};
 use crate::input::Job;
 use crate::pool::job::{self, Handback, JobEnv};
@@ -50,7 +48,7 @@ impl ThreadPool {
     pub fn new(
         config: Arc<Config>,
         control: Arc<Control>,
-        events: Sender<Event>,
+        events: Events,
         budget: Arc<MemoryBudget>,
         remote: Option<Arc<Remote>>,
     ) -> Self {
@@ -280,7 +278,7 @@ fn worker(shared: &Shared, slot: usize) {
 
 /// A finished job's event that a worker holds back for a moment (see `worker`).
 struct Held<'a> {
-    events: &'a Sender<Event>,
+    events: &'a Events,
     event: Option<Event>,
     /// The collector is gone.
     gone: bool,

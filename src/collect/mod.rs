@@ -33,7 +33,7 @@ use spool::MemoryBudget;
 /// finished job of a fast run wakes the collector on its own, a futex wake in the worker
 /// and a context switch in the collector, as much again as pmap's own cost of starting a
 /// job.
-const NAP: Duration = Duration::from_millis(1);
+const NAP: Duration = Duration::from_millis(2);
 
 /// A wait for the next event shorter than this means the run is busy: nap from then on,
 /// until a nap finds no event.

@@ -148,3 +148,20 @@ fn many_short_jobs_all_run_and_are_all_reaped() {
     // 285 multiples of 7 up to 2000 fail: more than 100, so exit 101.
     assert_eq!((out.stderr.as_str(), out.code), ("", 101), "{out:?}");
 }
+
+#[test]
+fn process_pool_workers_start_with_no_blocked_signals() {
+    // The worker threads block every signal; what they start through the standard library
+    // must not inherit that.
+    let worker =
+        r#"while read -r x; do echo "$x $(awk '/^SigBlk/ {print $2}' /proc/$$/status)"; done"#;
+    let out = run_cmd(
+        pmap().args(["--pool", "process", "-k", "-j2", worker, ":::", "a", "b"]),
+        "",
+    );
+    assert_eq!(
+        (out.stdout.as_slice(), out.stderr.as_str(), out.code),
+        (&b"a 0000000000000000\nb 0000000000000000\n"[..], "", 0),
+        "{out:?}"
+    );
+}

@@ -11,10 +11,11 @@
 //! On architectures without raw system calls here, the clone adds `CLONE_VFORK` and the
 //! child uses libc's wrappers; the cloning thread then sleeps, as under `posix_spawn`.
 //!
-//! While the clone is made, every signal is blocked in the cloning thread, so the child
-//! starts with them blocked and none of pmap's handlers can run in it; it puts the signals
-//! that pmap handles or ignores back to their defaults, then unblocks them just before
-//! `execve`.
+//! When the clone is made, every signal that pmap handles is blocked in the cloning thread
+//! (for good in the thread pool's workers, see [`block_all_signals`]; else just around the
+//! clone), so the child starts with them blocked and none of pmap's handlers can run in it;
+//! it puts the signals that pmap handles or ignores back to their defaults, then unblocks
+//! everything just before `execve`.
 
 use std::io;
 use std::ptr;
@@ -44,10 +45,40 @@ const CONCURRENT: bool = cfg!(any(target_arch = "x86_64", target_arch = "aarch64
 pub struct ChildStack {
     base: *mut libc::c_void,
     len: usize,
+    /// Every signal is blocked in the thread that owns this stack (see
+    /// [`block_all_signals`]), so a clone needs no change of the mask around it.
+    signals_blocked: bool,
 }
 
-// SAFETY: the mapping is owned by one Spawner, used by one child at a time.
-unsafe impl Send for ChildStack {}
+/// Blocks every signal but SIGCHLD in the calling thread for good. SIGCHLD stays open
+/// because it goes to the thread that started the child: blocked there, the kernel would
+/// keep it pending for the process and wake another thread of pmap's to discard it, once
+/// per job.
+pub fn block_all_signals() {
+    // SAFETY: sigfillset initialises the set; pthread_sigmask only reads it.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::sigdelset(&mut all, libc::SIGCHLD);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, ptr::null_mut());
+    }
+}
+
+/// Whether the calling thread blocks every signal it can but SIGCHLD (SIGKILL and SIGSTOP
+/// cannot be blocked; glibc keeps signals 32 and 33 for itself). SIGCHLD needs no blocking
+/// for the child: pmap has no handler for it.
+fn all_signals_blocked() -> bool {
+    // SAFETY: pthread_sigmask fills `current`, which is read only if it succeeded.
+    unsafe {
+        let mut current: libc::sigset_t = std::mem::zeroed();
+        if libc::pthread_sigmask(libc::SIG_BLOCK, ptr::null(), &mut current) != 0 {
+            return false;
+        }
+        (1..=64)
+            .filter(|s| !matches!(*s, libc::SIGKILL | libc::SIGSTOP | libc::SIGCHLD | 32 | 33))
+            .all(|s| libc::sigismember(&current, s) == 1)
+    }
+}
 
 impl ChildStack {
     pub fn new() -> io::Result<Self> {
@@ -67,7 +98,11 @@ impl ChildStack {
         if base == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }
-        let stack = ChildStack { base, len };
+        let stack = ChildStack {
+            base,
+            len,
+            signals_blocked: all_signals_blocked(),
+        };
         // The lowest page is a guard: an overflow faults instead of writing over the heap.
         // SAFETY: the page lies within the mapping just made.
         if unsafe { libc::mprotect(base, page, libc::PROT_NONE) } != 0 {
@@ -90,9 +125,11 @@ impl ChildStack {
         // sets given.
         let mut all: libc::sigset_t = unsafe { std::mem::zeroed() };
         let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
-        unsafe {
-            libc::sigfillset(&mut all);
-            libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+        if !self.signals_blocked {
+            unsafe {
+                libc::sigfillset(&mut all);
+                libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+            }
         }
         let mut flags = libc::CLONE_VM | libc::SIGCHLD;
         if !CONCURRENT {
@@ -109,9 +146,11 @@ impl ChildStack {
             )
         };
         let clone_error = io::Error::last_os_error();
-        // SAFETY: restores the mask saved above.
-        unsafe {
-            libc::pthread_sigmask(libc::SIG_SETMASK, &old, ptr::null_mut());
+        if !self.signals_blocked {
+            // SAFETY: restores the mask saved above.
+            unsafe {
+                libc::pthread_sigmask(libc::SIG_SETMASK, &old, ptr::null_mut());
+            }
         }
         if pid < 0 {
             return Err(clone_error);

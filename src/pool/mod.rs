@@ -4,7 +4,7 @@
 //! [`Control`] is what the rest of pmap holds to steer a running pool: stop starting jobs,
 //! and signal the process groups of the jobs that are running.
 
-mod child;
+pub(crate) mod child;
 pub mod job;
 pub mod process;
 pub mod queue;

@@ -170,6 +170,14 @@ fn hand_back(shared: &Shared, job: Job) {
 
 fn worker(shared: &Shared, slot: usize) {
     let control = &shared.env.control;
+    // Signals are for pmap's other threads (signal-hook's handler runs on any of them).
+    // Blocked here, they are blocked in every job's child from the start, with no system
+    // call per job (see `pool::child`). Not where jobs are started with
+    // `std::process::Command` (process-pool workers, ssh clients): they would inherit the
+    // mask.
+    if shared.env.config.pool == PoolKind::Thread && shared.env.remote.is_none() {
+        crate::pool::child::block_all_signals();
+    }
     let mut buf = vec![0u8; 64 * 1024];
     let mut persistent = (shared.env.config.pool == PoolKind::Process)
         .then(|| process::Slot::new(slot, &shared.env));

@@ -29,10 +29,10 @@ use printer::Printer;
 use spool::MemoryBudget;
 
 /// How long the collector sleeps between batches while events arrive faster than one per
-/// [`BUSY`]: the most a job's output waits before it is printed. Without it, every
-/// finished job of a fast run wakes the collector on its own, a futex wake in the worker
-/// and a context switch in the collector, as much again as pmap's own cost of starting a
-/// job.
+/// [`BUSY`]: the most a job's output waits before it is printed (less when the workers fill
+/// half the channel meanwhile: see [`Nap`]). Without it, every finished job of a fast run
+/// wakes the collector on its own, a futex wake in the worker and a context switch in the
+/// collector: about a quarter of pmap's own CPU per job.
 const NAP: Duration = Duration::from_millis(2);
 
 /// A wait for the next event shorter than this means the run is busy: nap from then on,

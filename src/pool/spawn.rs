@@ -1,16 +1,16 @@
-//! Starting one job's process, the hot path of every run: a vfork-style clone (the child
-//! shares pmap's memory and runs on a small stack of its own until it calls `execve`, as
-//! `posix_spawn` does, and no `pre_exec`), the job the leader of its own process group,
-//! stdin on /dev/null, stdout and stderr on fresh pipes.
+//! Starting one job's process, the hot path of every run: a clone that shares pmap's memory
+//! until it calls `execve`, as `posix_spawn`'s does, but without its costs (see
+//! `pool/child.rs`; no `pre_exec`): the job the leader of its own process group, stdin on
+//! /dev/null, stdout and stderr on fresh pipes.
 //!
 //! `std::process::Command` would rebuild the whole environment block on every spawn once
 //! `PMAP_SEQ` and `PMAP_SLOT` are set; here the inherited part is built once per run
 //! ([`BaseEnv`]). glibc's `posix_spawn` maps and unmaps a fresh stack for every child (the
-//! unmap flushes the TLB of every CPU running one of pmap's threads) and asks for the file
-//! descriptor limit twice per `dup2` it is given; here each worker thread keeps a
-//! [`Spawner`] with /dev/null open, one child stack mapped for the whole run and its pointer
-//! arrays reused, so a spawn costs two pipes, a clone and two signal-mask changes, and
-//! allocates only the job's own argument strings.
+//! unmap flushes the TLB of every CPU running one of pmap's threads), asks for the file
+//! descriptor limit twice per `dup2` it is given, and sleeps until the child has exec'd;
+//! here each worker thread keeps a [`Spawner`] with /dev/null open, one child stack mapped
+//! for the whole run and its pointer arrays reused, so a spawn costs two pipes and a clone,
+//! and allocates only the job's own argument strings.
 
 use std::ffi::{CString, OsStr};
 use std::io;

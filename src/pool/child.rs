@@ -198,15 +198,15 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
         let plan = &*arg.cast_const().cast::<ChildPlan>();
         let fail = |errno: libc::c_long| -> ! {
             plan.error.store(errno as i32, Ordering::Relaxed);
-            sys::call1(libc::SYS_exit_group, 127);
+            sys::call(libc::SYS_exit_group, 127, 0, 0, 0);
             unreachable_exit()
         };
-        let r = sys::call2(libc::SYS_setpgid, 0, 0);
+        let r = sys::call(libc::SYS_setpgid, 0, 0, 0, 0);
         if r < 0 {
             fail(-r);
         }
         for (target, &source) in plan.fds.iter().enumerate() {
-            let r = sys::call3(libc::SYS_dup3, source as _, target as _, 0);
+            let r = sys::call(libc::SYS_dup3, source as _, target as _, 0, 0);
             if r < 0 {
                 fail(-r);
             }
@@ -217,7 +217,7 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
         // The kernel's sigset_t: 64 signals.
         let sigset_size = 8;
         for signal in RESET {
-            sys::call4(
+            sys::call(
                 libc::SYS_rt_sigaction,
                 signal,
                 default.as_ptr() as _,
@@ -226,7 +226,7 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
             );
         }
         let none = 0u64;
-        sys::call4(
+        sys::call(
             libc::SYS_rt_sigprocmask,
             libc::SIG_SETMASK as _,
             ptr::from_ref(&none) as _,
@@ -240,7 +240,13 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
         let mut denied = false;
         let mut path = plan.paths;
         while !(*path).is_null() {
-            error = -sys::call3(libc::SYS_execve, *path as _, plan.argv as _, plan.envp as _);
+            error = -sys::call(
+                libc::SYS_execve,
+                *path as _,
+                plan.argv as _,
+                plan.envp as _,
+                0,
+            );
             match error as libc::c_int {
                 libc::ENOENT | libc::ESTALE | libc::ENOTDIR | libc::ENODEV | libc::ETIMEDOUT => {}
                 libc::EACCES => denied = true,
@@ -262,30 +268,14 @@ fn unreachable_exit() -> ! {
     }
 }
 
-/// Raw system calls: the result, or -errno. They never touch `errno`.
+/// A raw system call with up to four arguments (pass 0 for the others): the result, or
+/// -errno. It never touches `errno`.
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 mod sys {
     use std::arch::asm;
 
-    pub unsafe fn call1(nr: libc::c_long, a: libc::c_long) -> libc::c_long {
-        unsafe { call4(nr, a, 0, 0, 0) }
-    }
-
-    pub unsafe fn call2(nr: libc::c_long, a: libc::c_long, b: libc::c_long) -> libc::c_long {
-        unsafe { call4(nr, a, b, 0, 0) }
-    }
-
-    pub unsafe fn call3(
-        nr: libc::c_long,
-        a: libc::c_long,
-        b: libc::c_long,
-        c: libc::c_long,
-    ) -> libc::c_long {
-        unsafe { call4(nr, a, b, c, 0) }
-    }
-
     #[cfg(target_arch = "x86_64")]
-    pub unsafe fn call4(
+    pub unsafe fn call(
         nr: libc::c_long,
         a: libc::c_long,
         b: libc::c_long,
@@ -312,7 +302,7 @@ mod sys {
     }
 
     #[cfg(target_arch = "aarch64")]
-    pub unsafe fn call4(
+    pub unsafe fn call(
         nr: libc::c_long,
         a: libc::c_long,
         b: libc::c_long,
@@ -350,24 +340,7 @@ mod sys {
         }
     }
 
-    pub unsafe fn call1(nr: libc::c_long, a: libc::c_long) -> libc::c_long {
-        result(unsafe { libc::syscall(nr, a) })
-    }
-
-    pub unsafe fn call2(nr: libc::c_long, a: libc::c_long, b: libc::c_long) -> libc::c_long {
-        result(unsafe { libc::syscall(nr, a, b) })
-    }
-
-    pub unsafe fn call3(
-        nr: libc::c_long,
-        a: libc::c_long,
-        b: libc::c_long,
-        c: libc::c_long,
-    ) -> libc::c_long {
-        result(unsafe { libc::syscall(nr, a, b, c) })
-    }
-
-    pub unsafe fn call4(
+    pub unsafe fn call(
         nr: libc::c_long,
         a: libc::c_long,
         b: libc::c_long,

@@ -269,12 +269,13 @@ fn unreachable_exit() -> ! {
 }
 
 /// A raw system call with up to four arguments (pass 0 for the others): the result, or
-/// -errno. It never touches `errno`.
-#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+/// -errno. On x86-64 and AArch64 it never touches `errno`; elsewhere it is libc's
+/// `syscall`, which sets `errno` on failure, harmless there because the cloning thread
+/// sleeps until the child has exec'd (`CLONE_VFORK`).
 mod sys {
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
     use std::arch::asm;
 
-    #[cfg(target_arch = "x86_64")]
     pub unsafe fn call(
         nr: libc::c_long,
         a: libc::c_long,
@@ -282,71 +283,51 @@ mod sys {
         c: libc::c_long,
         d: libc::c_long,
     ) -> libc::c_long {
-        let ret: libc::c_long;
-        // SAFETY: the Linux x86-64 system call convention; the caller vouches for the
-        // arguments.
-        unsafe {
-            asm!(
-                "syscall",
-                inlateout("rax") nr => ret,
-                in("rdi") a,
-                in("rsi") b,
-                in("rdx") c,
-                in("r10") d,
-                lateout("rcx") _,
-                lateout("r11") _,
-                options(nostack),
-            );
+        #[cfg(target_arch = "x86_64")]
+        {
+            let ret: libc::c_long;
+            // SAFETY: the Linux x86-64 system call convention; the caller vouches for the
+            // arguments.
+            unsafe {
+                asm!(
+                    "syscall",
+                    inlateout("rax") nr => ret,
+                    in("rdi") a,
+                    in("rsi") b,
+                    in("rdx") c,
+                    in("r10") d,
+                    lateout("rcx") _,
+                    lateout("r11") _,
+                    options(nostack),
+                );
+            }
+            ret
         }
-        ret
-    }
-
-    #[cfg(target_arch = "aarch64")]
-    pub unsafe fn call(
-        nr: libc::c_long,
-        a: libc::c_long,
-        b: libc::c_long,
-        c: libc::c_long,
-        d: libc::c_long,
-    ) -> libc::c_long {
-        let ret: libc::c_long;
-        // SAFETY: the Linux AArch64 system call convention; the caller vouches for the
-        // arguments.
-        unsafe {
-            asm!(
-                "svc 0",
-                in("x8") nr,
-                inlateout("x0") a => ret,
-                in("x1") b,
-                in("x2") c,
-                in("x3") d,
-                options(nostack),
-            );
+        #[cfg(target_arch = "aarch64")]
+        {
+            let ret: libc::c_long;
+            // SAFETY: the Linux AArch64 system call convention; the caller vouches for the
+            // arguments.
+            unsafe {
+                asm!(
+                    "svc 0",
+                    in("x8") nr,
+                    inlateout("x0") a => ret,
+                    in("x1") b,
+                    in("x2") c,
+                    in("x3") d,
+                    options(nostack),
+                );
+            }
+            ret
         }
-        ret
-    }
-}
-
-/// Elsewhere, libc's `syscall`: it sets `errno` on failure, which is harmless there because
-/// the cloning thread sleeps until the child has exec'd (`CLONE_VFORK`).
-#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-mod sys {
-    fn result(r: libc::c_long) -> libc::c_long {
-        if r < 0 {
-            // SAFETY: reads this thread's errno.
-            -(unsafe { *libc::__errno_location() }) as libc::c_long
-        } else {
-            r
+        #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+        {
+            // SAFETY: the caller vouches for the arguments; errno is read right after.
+            match unsafe { libc::syscall(nr, a, b, c, d) } {
+                r if r < 0 => -(unsafe { *libc::__errno_location() }) as libc::c_long,
+                r => r,
+            }
         }
-    }
-
-    pub unsafe fn call(
-        nr: libc::c_long,
-        a: libc::c_long,
-        b: libc::c_long,
-        c: libc::c_long,
-        d: libc::c_long,
-    ) -> libc::c_long {
-        result(unsafe { libc::syscall(nr, a, b, c, d) })
     }
 }

@@ -188,20 +188,19 @@ fn search_path(name: &[u8], paths: &mut Vec<CString>) -> io::Result<()> {
 
 /// Reaps the exited `pid` and says how it ended.
 pub fn reap(pid: i32, name: &OsStr) -> JobStatus {
-    loop {
-        match waitpid(Pid::from_raw(pid), None) {
-            Ok(WaitStatus::Exited(_, code)) => return JobStatus::Exited(code),
-            Ok(WaitStatus::Signaled(_, sig, _)) => return JobStatus::Signaled(sig as i32),
-            Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => return wait_failed(name, e),
-        }
-    }
+    // Without WNOHANG, waitpid never answers "still running".
+    wait(pid, name, None).unwrap_or_else(|| wait_failed(name, nix::errno::Errno::ECHILD))
 }
 
 /// Reaps `pid` if it has exited and says how it ended; None while it is still running.
 pub fn try_reap(pid: i32, name: &OsStr) -> Option<JobStatus> {
+    wait(pid, name, Some(WaitPidFlag::WNOHANG))
+}
+
+/// `waitpid` with `flags`, until it says how `pid` ended or (with WNOHANG) that it runs.
+fn wait(pid: i32, name: &OsStr, flags: Option<WaitPidFlag>) -> Option<JobStatus> {
     loop {
-        match waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG)) {
+        match waitpid(Pid::from_raw(pid), flags) {
             Ok(WaitStatus::StillAlive) => return None,
             Ok(WaitStatus::Exited(_, code)) => return Some(JobStatus::Exited(code)),
             Ok(WaitStatus::Signaled(_, sig, _)) => return Some(JobStatus::Signaled(sig as i32)),

@@ -380,23 +380,36 @@ fn control_config(cli: &Cli) -> Result<ControlConfig> {
     })
 }
 
-/// Where `execvp` would find `name`: the first executable regular file named so in a
-/// `$PATH` directory. `None` for a name with a slash (used as it is) or one not found (the
+/// Where `execvp` would find `name`: the first executable regular file among its
+/// [`path_candidates`]. `None` for a name with a slash (used as it is) or one not found (the
 /// spawn then reports it).
 fn find_in_path(name: &OsStr) -> Option<PathBuf> {
-    if name.is_empty() || name.as_bytes().contains(&b'/') {
+    if name.as_bytes().contains(&b'/') {
         return None;
     }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).find_map(|dir| {
-        let dir = if dir.as_os_str().is_empty() {
-            PathBuf::from(".")
-        } else {
-            dir
-        };
-        let candidate = dir.join(name);
-        is_executable(&candidate).then_some(candidate)
-    })
+    path_candidates(name.as_bytes())
+        .into_iter()
+        .map(|candidate| PathBuf::from(OsString::from_vec(candidate)))
+        .find(|candidate| is_executable(candidate))
+}
+
+/// Each `$PATH` directory joined to `name`, in the order `execvp` tries them: an empty
+/// entry is the current directory, and no `$PATH` means `/bin:/usr/bin`. None for an empty
+/// name.
+pub(crate) fn path_candidates(name: &[u8]) -> Vec<Vec<u8>> {
+    if name.is_empty() {
+        return Vec::new();
+    }
+    let path = std::env::var_os("PATH");
+    let path = path
+        .as_ref()
+        .map_or(&b"/bin:/usr/bin"[..], |p| p.as_bytes());
+    path.split(|&b| b == b':')
+        .map(|dir| {
+            let dir = if dir.is_empty() { b"." } else { dir };
+            [dir, b"/", name].concat()
+        })
+        .collect()
 }
 
 fn is_executable(path: &std::path::Path) -> bool {

@@ -166,22 +166,14 @@ impl Spawner {
     }
 }
 
-/// Each `$PATH` entry joined to `name`, as `execvp` tries them (an empty entry is the
-/// current directory; no `$PATH` means `/bin:/usr/bin`).
+/// The paths `execvp` would try for `name` (see [`crate::config::path_candidates`]).
 fn search_path(name: &[u8], paths: &mut Vec<CString>) -> io::Result<()> {
-    if name.is_empty() {
+    let candidates = crate::config::path_candidates(name);
+    if candidates.is_empty() {
         return Err(io::Error::from(io::ErrorKind::NotFound));
     }
-    let path = std::env::var_os("PATH");
-    let path = path
-        .as_ref()
-        .map_or(&b"/bin:/usr/bin"[..], |p| p.as_bytes());
-    for dir in path.split(|&b| b == b':') {
-        let mut full = Vec::with_capacity(dir.len() + 1 + name.len());
-        full.extend_from_slice(if dir.is_empty() { b"." } else { dir });
-        full.push(b'/');
-        full.extend_from_slice(name);
-        paths.push(cstring(&full)?);
+    for candidate in candidates {
+        paths.push(cstring(&candidate)?);
     }
     Ok(())
 }

@@ -33,11 +33,7 @@ ign=$(awk '/^SigIgn/ {print $2}' /proc/$$/status)
 blk=$(awk '/^SigBlk/ {print $2}' /proc/$$/status)
 echo "ignored $(( 0x$ign & 0x5003 )) blocked $(( 0x$blk ))""#;
     let out = run_cmd(pmap().args(["-j2", check, ":::", "1", "2", "3"]), "");
-    assert_eq!(
-        (out.stdout.as_slice(), out.stderr.as_str(), out.code),
-        (&b"ignored 0 blocked 0\n".repeat(3)[..], "", 0),
-        "{out:?}"
-    );
+    out.ok(b"ignored 0 blocked 0\n".repeat(3));
 }
 
 #[test]
@@ -45,11 +41,7 @@ fn a_job_writing_to_a_closed_pipe_dies_of_sigpipe() {
     // `yes | head -1` ends only because `yes` gets SIGPIPE; ignored, it would spin on
     // EPIPE errors instead (coreutils' yes then exits 1 with a message).
     let out = run_cmd(pmap().args(["sh", "-c", "yes | head -1", ":::", "1"]), "");
-    assert_eq!(
-        (out.stdout.as_slice(), out.stderr.as_str(), out.code),
-        (&b"y\n"[..], "", 0),
-        "{out:?}"
-    );
+    out.ok(b"y\n");
 }
 
 #[test]
@@ -60,11 +52,7 @@ fn a_program_named_by_the_item_is_looked_up_in_path_for_each_job() {
         pmap_with_path(&[dir.path()]).args(["-k", "{}", "x", ":::", "pmap-hello", "echo"]),
         "",
     );
-    assert_eq!(
-        (out.stdout.as_slice(), out.stderr.as_str(), out.code),
-        (&b"hello x\nx\n"[..], "", 0),
-        "{out:?}"
-    );
+    out.ok(b"hello x\nx\n");
 }
 
 #[test]
@@ -74,17 +62,14 @@ fn path_search_skips_a_file_that_may_not_be_run_for_a_later_one_that_may() {
     script(first.path(), "pmap-twice", "echo first", 0o644);
     script(second.path(), "pmap-twice", "echo second", 0o755);
     for command in [&["pmap-twice"][..], &["{}"]] {
+        eprintln!("command: {command:?}"); // shown if the check below fails
         let out = run_cmd(
             pmap_with_path(&[first.path(), second.path()])
                 .args(command)
                 .args([":::", "pmap-twice"]),
             "",
         );
-        assert_eq!(
-            (out.stdout.as_slice(), out.stderr.as_str(), out.code),
-            (&b"second\n"[..], "", 0),
-            "{command:?}: {out:?}"
-        );
+        out.ok(b"second\n");
     }
 }
 
@@ -96,28 +81,20 @@ fn path_search_finding_only_files_that_may_not_be_run_is_permission_denied() {
         pmap_with_path(&[dir.path()]).args(["{}", ":::", "pmap-denied"]),
         "",
     );
-    assert_eq!(
-        (out.stdout.as_slice(), out.stderr.as_str(), out.code),
-        (
-            &b""[..],
-            "pmap: cannot run 'pmap-denied': permission denied\n",
-            1
-        ),
-        "{out:?}"
+    out.check(
+        b"",
+        "pmap: cannot run 'pmap-denied': permission denied\n",
+        1,
     );
 }
 
 #[test]
 fn a_program_named_by_the_item_and_found_nowhere_is_not_found() {
     let out = run_cmd(pmap().args(["-k", "{}", ":::", "pmap-nowhere", "true"]), "");
-    assert_eq!(
-        (out.stdout.as_slice(), out.stderr.as_str(), out.code),
-        (
-            &b""[..],
-            "pmap: cannot run 'pmap-nowhere': command not found\n",
-            1
-        ),
-        "{out:?}"
+    out.check(
+        b"",
+        "pmap: cannot run 'pmap-nowhere': command not found\n",
+        1,
     );
 }
 
@@ -126,14 +103,10 @@ fn a_directory_is_not_a_program() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().to_str().unwrap();
     let out = run_cmd(pmap().args([path, ":::", "1"]), "");
-    assert_eq!(
-        (out.stdout.as_slice(), out.stderr.as_str(), out.code),
-        (
-            &b""[..],
-            &*format!("pmap: cannot run '{path}': permission denied\n"),
-            1
-        ),
-        "{out:?}"
+    out.check(
+        b"",
+        &format!("pmap: cannot run '{path}': permission denied\n"),
+        1,
     );
 }
 
@@ -146,7 +119,7 @@ fn many_short_jobs_all_run_and_are_all_reaped() {
         items,
     );
     // 285 multiples of 7 up to 2000 fail: more than 100, so exit 101.
-    assert_eq!((out.stderr.as_str(), out.code), ("", 101), "{out:?}");
+    out.check("", "", 101);
 }
 
 #[test]
@@ -159,9 +132,5 @@ fn process_pool_workers_start_with_no_blocked_signals() {
         pmap().args(["--pool", "process", "-k", "-j2", worker, ":::", "a", "b"]),
         "",
     );
-    assert_eq!(
-        (out.stdout.as_slice(), out.stderr.as_str(), out.code),
-        (&b"a 0000000000000000\nb 0000000000000000\n"[..], "", 0),
-        "{out:?}"
-    );
+    out.ok(b"a 0000000000000000\nb 0000000000000000\n");
 }

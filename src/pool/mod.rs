@@ -248,12 +248,6 @@ impl Control {
         }
     }
 
-    /// Forgets `slot`'s job (closing a remote job's stdin); call after it exited and before
-    /// it is reaped.
-    pub(crate) fn unregister(&self, slot: usize) {
-        *lock(&self.running[slot - 1]) = Running::default();
-    }
-
     /// Waits for `slot`'s job, the leader of process group `pid`, to exit, reaps it and
     /// forgets it (closing a remote job's stdin). The job is reaped under its slot's lock,
     /// so no signal can be sent to its group id once it may be reused. If pmap is stopping,

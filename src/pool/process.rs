@@ -22,7 +22,6 @@ use crate::collect::spool::Spool;
 use crate::event::{Event, JobStatus, Stream};
 use crate::input::Job;
 use crate::pool::job::{Attempt, JobEnv, command_for, finish_attempt, not_started};
-use crate::pool::spawn;
 use crate::pool::supervise::{has_exited, timeout_of};
 use crate::template::JobContext;
 
@@ -334,11 +333,11 @@ impl Slot {
             }
             let _ = env.events.send(Event::WorkerStderr { data: line });
         }
-        if stage > 0 || env.control.is_terminating() {
+        if stage > 0 {
             let _ = killpg(Pid::from_raw(worker.pid), Signal::SIGKILL);
         }
-        env.control.unregister(self.slot);
-        spawn::reap(worker.pid, OsStr::new("the worker"))
+        env.control
+            .reap(self.slot, worker.pid, OsStr::new("the worker"))
     }
 }
 

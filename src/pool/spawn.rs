@@ -178,34 +178,21 @@ fn search_path(name: &[u8], paths: &mut Vec<CString>) -> io::Result<()> {
     Ok(())
 }
 
-/// Reaps the exited `pid` and says how it ended.
-pub fn reap(pid: i32, name: &OsStr) -> JobStatus {
-    // Without WNOHANG, waitpid never answers "still running".
-    wait(pid, name, None).unwrap_or_else(|| wait_failed(name, nix::errno::Errno::ECHILD))
-}
-
 /// Reaps `pid` if it has exited and says how it ended; None while it is still running.
 pub fn try_reap(pid: i32, name: &OsStr) -> Option<JobStatus> {
-    wait(pid, name, Some(WaitPidFlag::WNOHANG))
-}
-
-/// `waitpid` with `flags`, until it says how `pid` ended or (with WNOHANG) that it runs.
-fn wait(pid: i32, name: &OsStr, flags: Option<WaitPidFlag>) -> Option<JobStatus> {
     loop {
-        match waitpid(Pid::from_raw(pid), flags) {
+        match waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG)) {
             Ok(WaitStatus::StillAlive) => return None,
             Ok(WaitStatus::Exited(_, code)) => return Some(JobStatus::Exited(code)),
             Ok(WaitStatus::Signaled(_, sig, _)) => return Some(JobStatus::Signaled(sig as i32)),
             Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => return Some(wait_failed(name, e)),
+            Err(e) => {
+                return Some(JobStatus::NotStarted {
+                    code: 126,
+                    message: format!("cannot wait for '{}': {e}", crate::template::display(name)),
+                });
+            }
         }
-    }
-}
-
-fn wait_failed(name: &OsStr, e: nix::errno::Errno) -> JobStatus {
-    JobStatus::NotStarted {
-        code: 126,
-        message: format!("cannot wait for '{}': {e}", crate::template::display(name)),
     }
 }
 
@@ -235,6 +222,11 @@ mod tests {
     use super::*;
     use std::io::Read;
 
+    fn reap_now(pid: i32) -> JobStatus {
+        crate::pool::supervise::wait_for_exit(pid);
+        try_reap(pid, OsStr::new("test")).unwrap()
+    }
+
     #[test]
     fn runs_a_program_with_its_environment_and_pipes() {
         let mut spawner = Spawner::new().unwrap();
@@ -256,10 +248,7 @@ mod tests {
             .read_to_string(&mut err)
             .unwrap();
         assert_eq!((out.as_str(), err.as_str()), ("42\n", "e\n"));
-        assert!(matches!(
-            reap(started.pid, OsStr::new("sh")),
-            JobStatus::Exited(0)
-        ));
+        assert!(matches!(reap_now(started.pid), JobStatus::Exited(0)));
         assert!(spawner.exec_error().is_none());
     }
 
@@ -269,7 +258,7 @@ mod tests {
         let env = BaseEnv::capture();
         let name = OsStr::new("pmap-surely-missing-program");
         let started = spawner.spawn(name, &[name], &env, &[]).unwrap();
-        assert!(matches!(reap(started.pid, name), JobStatus::Exited(127)));
+        assert!(matches!(reap_now(started.pid), JobStatus::Exited(127)));
         assert_eq!(
             spawner.exec_error().unwrap().kind(),
             io::ErrorKind::NotFound

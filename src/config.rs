@@ -35,7 +35,7 @@ pub struct Config {
     pub program: Option<(OsString, PathBuf)>,
     pub output: OutputConfig,
     pub control: ControlConfig,
-    pub pool: PoolKind,
+    pub pool: Pool,
     /// `--max-tasks`: items a process-pool worker handles before it is replaced.
     pub max_tasks: Option<u64>,
     pub dry_run: bool,
@@ -56,6 +56,24 @@ pub struct ControlConfig {
     pub append_joblog: bool,
     /// Jobs the joblog says need not run again.
     pub skip: HashSet<u64>,
+}
+
+/// How local jobs run (`--pool`): pmap's own enum, so that no stage past this one sees clap's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pool {
+    /// A fresh process per job.
+    Thread,
+    /// Long-lived worker processes fed one item per line.
+    Process,
+}
+
+impl From<PoolKind> for Pool {
+    fn from(kind: PoolKind) -> Self {
+        match kind {
+            PoolKind::Thread => Pool::Thread,
+            PoolKind::Process => Pool::Process,
+        }
+    }
 }
 
 /// The default time between SIGTERM and SIGKILL.
@@ -289,7 +307,7 @@ impl Config {
                     && control.retries == 0,
             },
             control,
-            pool: cli.pool,
+            pool: cli.pool.into(),
             max_tasks: cli.max_tasks,
             dry_run: cli.dry_run,
             remote,

@@ -6,9 +6,8 @@
 use std::io;
 use std::sync::{Arc, Mutex};
 
-use crate::cli::PoolKind;
 use crate::collect::spool::MemoryBudget;
-use crate::config::Config;
+use crate::config::{Config, Pool};
 use crate::event::{Event, Events};
 use crate::halt::{Halt, Threshold};
 use crate::input::Job;
@@ -175,11 +174,11 @@ fn worker(shared: &Shared, slot: usize) {
     // call per job (see `pool::child`). Not where jobs are started with
     // `std::process::Command` (process-pool workers, ssh clients): they would inherit the
     // mask.
-    if shared.env.config.pool == PoolKind::Thread && shared.env.remote.is_none() {
+    if shared.env.config.pool == Pool::Thread && shared.env.remote.is_none() {
         crate::pool::child::block_all_signals();
     }
     let mut buf = vec![0u8; 64 * 1024];
-    let mut persistent = (shared.env.config.pool == PoolKind::Process)
+    let mut persistent = (shared.env.config.pool == Pool::Process)
         .then(|| process::Slot::new(slot, &shared.env));
     let mut spawner = match Spawner::new() {
         Ok(spawner) => spawner,

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use crossbeam_channel::{Receiver, SendError, Sender};
 
-use crate::collect::spool::Spool;
+use crate::capture::spool::Spool;
 
 /// Which of a job's output streams bytes came from (or go to).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,6 +3,7 @@
 //! One pipeline, one module per stage, data flowing one way:
 //! [`cli`] → [`config`] → [`input`] → [`pool`] → [`event`] → [`collect`].
 
+pub mod capture;
 pub mod cli;
 pub mod collect;
 pub mod config;
@@ -23,9 +24,9 @@ use std::sync::atomic::Ordering;
 use clap::Parser;
 use clap::error::ErrorKind;
 
+use capture::spool::MemoryBudget;
 use cli::Cli;
 use collect::joblog::JobLog;
-use collect::spool::MemoryBudget;
 use config::Config;
 use exit::Outcome;
 use halt::HaltWatch;

@@ -7,12 +7,8 @@
 
 pub mod dry_run;
 pub mod joblog;
-pub mod json;
 pub mod printer;
 pub mod progress;
-pub mod results;
-pub mod sink;
-pub mod spool;
 
 use std::io;
 use std::sync::Arc;
@@ -20,13 +16,13 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError, select};
 
+use crate::capture::spool::MemoryBudget;
 use crate::config::Config;
 use crate::event::{Event, Nap, Stream};
 use crate::exit::Outcome;
 use crate::pool::Control;
 use joblog::JobLog;
 use printer::Printer;
-use spool::MemoryBudget;
 
 /// How long the collector sleeps between batches while events arrive faster than one per
 /// [`BUSY`]: the most a job's output waits before it is printed (less when the workers fill

@@ -11,9 +11,9 @@ use std::mem::ManuallyDrop;
 use std::os::fd::FromRawFd;
 use std::sync::Arc;
 
-use crate::collect::json;
+use crate::capture::json;
+use crate::capture::spool::{MemoryBudget, Spool};
 use crate::collect::progress::Progress;
-use crate::collect::spool::{MemoryBudget, Spool};
 use crate::config::OutputConfig;
 use crate::event::{Captured, JobResult, JobStatus, Stream};
 use crate::exit::Outcome;

@@ -11,9 +11,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
-use crate::collect::results::ResultFiles;
-use crate::collect::sink::JobSink;
-use crate::collect::spool::MemoryBudget;
+use crate::capture::results::ResultFiles;
+use crate::capture::sink::JobSink;
+use crate::capture::spool::MemoryBudget;
 use crate::config::Config;
 
 use crate::event::{Event, Events, JobResult, JobStatus};

@@ -17,8 +17,8 @@ use nix::poll::{PollFd, PollFlags, poll};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
-use crate::collect::sink::push_lines;
-use crate::collect::spool::Spool;
+use crate::capture::sink::push_lines;
+use crate::capture::spool::Spool;
 use crate::event::{Event, JobStatus, Stream};
 use crate::input::Job;
 use crate::pool::job::{Attempt, JobEnv, command_for, finish_attempt, not_started};

@@ -13,7 +13,7 @@ use nix::sys::signal::Signal;
 use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
 use nix::unistd::Pid;
 
-use crate::collect::sink::JobSink;
+use crate::capture::sink::JobSink;
 use crate::event::Stream;
 
 const STREAMS: [Stream; 2] = [Stream::Stdout, Stream::Stderr];

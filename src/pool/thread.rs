@@ -6,7 +6,7 @@
 use std::io;
 use std::sync::{Arc, Mutex};
 
-use crate::collect::spool::MemoryBudget;
+use crate::capture::spool::MemoryBudget;
 use crate::config::{Config, Pool};
 use crate::event::{Event, Events};
 use crate::halt::{Halt, Threshold};
@@ -178,8 +178,8 @@ fn worker(shared: &Shared, slot: usize) {
         crate::pool::child::block_all_signals();
     }
     let mut buf = vec![0u8; 64 * 1024];
-    let mut persistent = (shared.env.config.pool == Pool::Process)
-        .then(|| process::Slot::new(slot, &shared.env));
+    let mut persistent =
+        (shared.env.config.pool == Pool::Process).then(|| process::Slot::new(slot, &shared.env));
     let mut spawner = match Spawner::new() {
         Ok(spawner) => spawner,
         Err(e) => {

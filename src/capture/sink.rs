@@ -7,8 +7,8 @@
 
 use std::sync::Arc;
 
-use crate::collect::results::ResultFiles;
-use crate::collect::spool::{MemoryBudget, Spool};
+use crate::capture::results::ResultFiles;
+use crate::capture::spool::{MemoryBudget, Spool};
 use crate::config::{OutputConfig, OutputMode};
 use crate::event::{Captured, Event, Events, Stream};
 use crate::template::JobContext;

@@ -6,7 +6,7 @@ use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use crate::collect::json;
+use crate::capture::json;
 use crate::event::{JobResult, Stream};
 
 /// The open result files of one job.

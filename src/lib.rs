@@ -1,7 +1,8 @@
 //! pmap: a parallel job runner in the family of `xargs -P` and GNU parallel.
 //!
 //! One pipeline, one module per stage, data flowing one way:
-//! [`cli`] → [`config`] → [`input`] → [`pool`] → [`event`] → [`collect`].
+//! [`cli`] → [`config`] → [`input`] → [`exec`] → [`event`] → [`collect`], with [`capture`]
+//! shared by the executors and the collector.
 
 pub mod capture;
 pub mod cli;
@@ -9,10 +10,10 @@ pub mod collect;
 pub mod config;
 pub mod duration;
 pub mod event;
+pub mod exec;
 pub mod exit;
 pub mod halt;
 pub mod input;
-pub mod pool;
 pub mod remote;
 pub mod signals;
 pub mod template;
@@ -28,10 +29,10 @@ use capture::spool::MemoryBudget;
 use cli::Cli;
 use collect::joblog::JobLog;
 use config::Config;
+use exec::slots::{self, Work};
+use exec::{Control, JobEnv};
 use exit::Outcome;
 use halt::HaltWatch;
-use pool::Control;
-use pool::thread::{ThreadPool, Work};
 use remote::Remote;
 
 /// Runs pmap with these command-line arguments (the first is the program name).
@@ -79,7 +80,14 @@ pub fn run(config: Config) -> Outcome {
     // arrives after connecting is taken up by the run's own signal handling.
     let interrupted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     if config.remote.is_some() {
-        for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        for signal in [
+            nix::sys::signal::Signal::SIGINT,
+            nix::sys::signal::Signal::SIGTERM,
+        ] {
+            if signals::inherited_ignored(signal) {
+                continue;
+            }
+            let signal = signal as i32;
             let flag = Arc::clone(&interrupted);
             if let Err(e) = signal_hook::flag::register_usize(signal, flag, signal as usize) {
                 eprintln!("pmap: cannot install signal handlers: {e}");
@@ -138,48 +146,81 @@ fn run_pool(
         }
     }
     let grace_keeper = Arc::clone(&control);
-    if let Err(e) = std::thread::Builder::new()
+    let grace = std::thread::Builder::new()
         .name("pmap-grace".into())
         .stack_size(64 * 1024)
-        .spawn(move || grace_keeper.enforce_grace())
-    {
-        eprintln!("pmap: cannot start the kill-grace thread: {e}");
-        return Outcome::Error;
-    }
+        .spawn(move || grace_keeper.enforce_grace());
+    let grace = match grace {
+        Ok(grace) => grace,
+        Err(e) => {
+            eprintln!("pmap: cannot start the kill-grace thread: {e}");
+            return Outcome::Error;
+        }
+    };
+    let outcome = run_slots(&config, &control, jobs, joblog, remote);
+    control.close();
+    let _ = grace.join();
+    outcome
+}
+
+/// Starts the job slots and the input reader, and collects until the jobs are done.
+fn run_slots(
+    config: &Arc<Config>,
+    control: &Arc<Control>,
+    jobs: input::JobReader,
+    joblog: Option<JobLog>,
+    remote: Option<Arc<Remote>>,
+) -> Outcome {
     let (events_tx, events_rx, nap) = event::channel((2 * config.jobs).clamp(16, 256));
     let budget = MemoryBudget::new(config.output.memory_limit);
-    let mut pool = ThreadPool::new(
-        Arc::clone(&config),
-        Arc::clone(&control),
-        events_tx,
-        Arc::clone(&budget),
+    let env = JobEnv {
+        config: Arc::clone(config),
+        control: Arc::clone(control),
+        events: events_tx,
+        budget: Arc::clone(&budget),
+        base_env: exec::spawn::BaseEnv::capture(),
+        next_start: std::sync::Mutex::new(None),
         remote,
-    );
+    };
+    let (submitter, slots) = match slots::start(env) {
+        Ok(started) => started,
+        Err(e) => {
+            eprintln!("pmap: cannot start the job slots: {e}");
+            return Outcome::Error;
+        }
+    };
     // The reader is never joined: if the run is stopped while it waits for input, the
     // process simply exits around it.
     let reader = std::thread::Builder::new()
         .name("pmap-input".into())
-        .spawn(move || {
-            let mut total = 0;
-            for job in jobs {
-                let work = match job {
-                    Ok(job) => {
-                        total += 1;
-                        Work::Job(job)
-                    }
-                    Err(e) => Work::ReadError(e),
-                };
-                if !pool.submit(work) {
-                    return;
-                }
-            }
-            pool.end(total);
-        });
+        .spawn(move || read_input(jobs, submitter));
     if let Err(e) = reader {
         eprintln!("pmap: cannot start the input thread: {e}");
+        control.stop();
+        slots.join();
         return Outcome::Error;
     }
-    collect::run(events_rx, &nap, &config, &control, budget, joblog)
+    let outcome = collect::run(events_rx, &nap, config, control, budget, joblog);
+    slots.join();
+    outcome
+}
+
+/// The input reader: every job (or the read error) to the slots, then the total.
+fn read_input(jobs: input::JobReader, mut submitter: slots::Submitter) {
+    let mut total = 0;
+    for job in jobs {
+        let work = match job {
+            Ok(job) => {
+                total += 1;
+                Work::Job(job)
+            }
+            Err(e) => Work::ReadError(e),
+        };
+        if !submitter.submit(work) {
+            return;
+        }
+    }
+    submitter.end(total);
 }
 
 /// clap's errors are several lines; pmap prints one.

@@ -2,20 +2,78 @@
 //! the running ones (SIGTERM to their process groups, SIGKILL after the grace); a second
 //! SIGINT or SIGTERM kills them at once. SIGHUP only stops new jobs and lets running ones
 //! finish. The collector notices and exits 130 or 143 once the jobs are gone.
+//!
+//! A signal pmap inherited as ignored (`nohup pmap …`, a shell's background job) stays
+//! ignored, for pmap and for its jobs, as under xargs: pmap installs no handler for it and
+//! the jobs start with it ignored. Every other signal a job could find changed starts at
+//! its default ([`job_defaults`]).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use nix::sys::signal::{SigSet, Signal};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-use crate::pool::Control;
+use crate::exec::Control;
+
+/// The signals whose inherited disposition pmap looks at: those it handles, and SIGPIPE,
+/// which Rust's runtime ignores in pmap itself.
+const WATCHED: [Signal; 4] = [
+    Signal::SIGINT,
+    Signal::SIGTERM,
+    Signal::SIGHUP,
+    Signal::SIGPIPE,
+];
+
+/// Bit `n` set: signal `n` was ignored when pmap started. Written once, before `main`.
+static INHERITED_IGNORED: AtomicU64 = AtomicU64::new(0);
+
+/// Notes which [`WATCHED`] signals pmap inherited as ignored. `main.rs` has the loader run
+/// it before `main`, because Rust's runtime sets SIGPIPE to ignored before `main` starts.
+pub extern "C" fn note_inherited() {
+    let mut bits = 0;
+    for signal in WATCHED {
+        if is_ignored(signal) {
+            bits |= 1 << signal as i32;
+        }
+    }
+    INHERITED_IGNORED.store(bits, Ordering::SeqCst);
+}
+
+/// Whether pmap inherited `signal` as ignored.
+pub fn inherited_ignored(signal: Signal) -> bool {
+    INHERITED_IGNORED.load(Ordering::SeqCst) & (1 << signal as i32) != 0
+}
+
+/// The signals every job starts with at their default disposition: those pmap handles or
+/// ignores itself (handlers are reset by `execve` anyway; an ignored signal would stay
+/// ignored), unless pmap inherited them as ignored.
+pub fn job_defaults() -> SigSet {
+    WATCHED
+        .into_iter()
+        .filter(|s| !inherited_ignored(*s))
+        .collect()
+}
+
+fn is_ignored(signal: Signal) -> bool {
+    // SAFETY: a zeroed sigaction is a valid value to be overwritten; with a null new action
+    // sigaction only reads the current one into `old`, which is read only if it succeeded.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(signal as libc::c_int, std::ptr::null(), &mut old) == 0
+            && old.sa_sigaction == libc::SIG_IGN
+    }
+}
 
 /// Starts the signal thread for a run.
 pub fn install(control: Arc<Control>, grace: Duration) -> Result<()> {
-    let mut signals =
-        Signals::new([SIGINT, SIGTERM, SIGHUP]).context("cannot install signal handlers")?;
+    let handled = [SIGINT, SIGTERM, SIGHUP]
+        .into_iter()
+        .filter(|&s| Signal::try_from(s).is_ok_and(|s| !inherited_ignored(s)));
+    let mut signals = Signals::new(handled).context("cannot install signal handlers")?;
     std::thread::Builder::new()
         .name("pmap-signals".into())
         .spawn(move || {

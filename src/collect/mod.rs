@@ -19,8 +19,8 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError, select};
 use crate::capture::spool::MemoryBudget;
 use crate::config::Config;
 use crate::event::{Event, Nap, Stream};
+use crate::exec::Control;
 use crate::exit::Outcome;
-use crate::pool::Control;
 use joblog::JobLog;
 use printer::Printer;
 

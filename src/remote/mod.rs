@@ -232,6 +232,11 @@ impl Remote {
         Some(c)
     }
 
+    /// Whether `slot` runs on this machine (`:` in the host list).
+    pub fn is_local(&self, slot: usize) -> bool {
+        self.host(slot).target == Target::Local
+    }
+
     /// Whether `slot`'s host has been found unreachable during the run.
     pub fn is_lost(&self, slot: usize) -> bool {
         self.host(slot).lost.load(Ordering::SeqCst)

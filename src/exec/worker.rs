@@ -17,17 +17,20 @@ use nix::poll::{PollFd, PollFlags, poll};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
-use crate::capture::sink::push_lines;
+use crate::capture::sink::{JobSink, push_lines};
 use crate::capture::spool::Spool;
 use crate::event::{Event, JobStatus, Stream};
+use crate::exec::escalate::Escalation;
+use crate::exec::supervise::{has_exited, timeout_of};
+use crate::exec::{Attempt, Executor, Handback, JobEnv, command_for, finish_attempt, not_started};
 use crate::input::Job;
-use crate::pool::job::{Attempt, JobEnv, command_for, finish_attempt, not_started};
-use crate::pool::supervise::{has_exited, timeout_of};
 use crate::template::JobContext;
 
 /// One slot's worker process, started on first use and replaced when it dies.
-pub struct Slot {
+pub struct PersistentWorker<'a> {
+    env: &'a JobEnv,
     slot: usize,
+    buf: Vec<u8>,
     worker: Option<Worker>,
     /// `slot N\t` under `--tag`, else empty.
     prefix: Vec<u8>,
@@ -53,30 +56,26 @@ enum Answer {
     TimedOut,
 }
 
-impl Slot {
-    pub fn new(slot: usize, env: &JobEnv) -> Self {
+impl<'a> PersistentWorker<'a> {
+    pub fn new(env: &'a JobEnv, slot: usize) -> Self {
         let prefix = if env.config.output.tag.is_some() {
             format!("slot {slot}\t").into_bytes()
         } else {
             Vec::new()
         };
-        Slot {
+        PersistentWorker {
+            env,
             slot,
+            buf: vec![0; 64 * 1024],
             worker: None,
             prefix,
         }
     }
 
-    /// Hands `job` to this slot's worker and waits for its answer, with retries.
-    pub fn run(&mut self, job: Job, env: &JobEnv, buf: &mut [u8]) -> crate::event::JobResult {
-        let attempt = |job: &Job| Ok::<_, std::convert::Infallible>(self.attempt(job, env, buf));
-        match crate::pool::job::with_retries(job, env, attempt, None) {
-            Ok(result) => result,
-            Err((_, never)) => match never {},
-        }
-    }
-
-    fn attempt(&mut self, job: &Job, env: &JobEnv, buf: &mut [u8]) -> Attempt {
+    /// One item: sends it to this slot's worker (starting one if needed), and takes the
+    /// answer, the worker's end or the timeout as the item's outcome.
+    fn run_item(&mut self, job: &Job) -> Attempt {
+        let env = self.env;
         let config = &env.config;
         let context = JobContext {
             values: &job.values,
@@ -98,94 +97,79 @@ impl Slot {
         }
         let start = env.pace();
         let clock = Instant::now();
-        let mut timed_out = false;
-        let status = if item.contains(&delimiter) {
-            JobStatus::NotStarted {
-                code: 1,
-                message: format!(
-                    "item {} contains a {}, which ends items for --pool process workers{}",
-                    job.seq,
-                    if delimiter == 0 {
-                        "NUL byte"
-                    } else {
-                        "newline"
-                    },
-                    if delimiter == 0 {
-                        ""
-                    } else {
-                        "; use -0 to send items that hold newlines"
-                    }
-                ),
-            }
+        let (status, timed_out) = if item.contains(&delimiter) {
+            (unsendable(job.seq, delimiter), false)
         } else {
-            let mut answer = self.ask(&item, delimiter, env, buf);
-            let mut ended = None;
-            if matches!(&answer, Ok(Answer::Gone(partial)) if partial.is_empty()) {
-                // A worker that ended cleanly without a word most likely stopped on its own
-                // before it read this item (it serves a fixed number of items, say): the
-                // item goes to a fresh worker, once.
-                let status = self.retire(env, Duration::ZERO);
-                if matches!(status, JobStatus::Exited(0)) {
-                    answer = self.ask(&item, delimiter, env, buf);
-                } else {
-                    ended = Some(status);
-                }
-            }
-            match answer {
-                Err(status) => {
-                    // Every item would fail the same way: stop here, and exit 255. The item's
-                    // own notice names the command.
-                    let _ = env.events.send(Event::Fatal(String::new()));
-                    env.control.stop();
-                    status
-                }
-                Ok(Answer::Line(line)) => {
-                    sink.push(Stream::Stdout, &line);
-                    JobStatus::Exited(0)
-                }
-                Ok(Answer::Gone(partial)) => {
-                    sink.push(Stream::Stdout, &partial);
-                    let status = match ended {
-                        Some(status) => status,
-                        None => self.retire(env, Duration::ZERO),
-                    };
-                    let how = how_it_ended(&status);
-                    env.events
-                        .send(Event::Notice(format!(
-                            "worker in slot {} {how} without answering item {}; starting another",
-                            self.slot, job.seq
-                        )))
-                        .ok();
-                    match status {
-                        JobStatus::Exited(0) => JobStatus::Exited(1),
-                        other => other,
-                    }
-                }
-                Ok(Answer::TimedOut) => {
-                    timed_out = true;
-                    self.retire(env, Duration::ZERO)
-                }
-            }
+            let mut buf = std::mem::take(&mut self.buf);
+            let outcome = self.exchange(job.seq, &item, delimiter, &mut sink, &mut buf);
+            self.buf = buf;
+            outcome
         };
-        let mut command = Vec::new();
-        command.extend_from_slice(&item);
-        let (mut result, results) = finish_attempt(
-            sink,
-            error,
-            job.seq,
-            self.slot,
-            command,
-            status,
-            start,
-            clock.elapsed(),
-        );
+        let timing = (start, clock.elapsed());
+        let (mut result, results) =
+            finish_attempt(sink, error, job.seq, self.slot, item, status, timing);
         result.timed_out = timed_out;
         if let Some(worker) = &self.worker {
             if config.max_tasks.is_some_and(|max| worker.tasks >= max) {
-                self.retire(env, config.control.kill_grace);
+                self.retire_worker(config.control.kill_grace);
             }
         }
         (result, results)
+    }
+
+    /// Sends `item` and turns what comes back into the item's status (and whether it timed
+    /// out); its answer goes to `sink`.
+    fn exchange(
+        &mut self,
+        seq: u64,
+        item: &[u8],
+        delimiter: u8,
+        sink: &mut JobSink<'_>,
+        buf: &mut [u8],
+    ) -> (JobStatus, bool) {
+        let env = self.env;
+        let mut answer = self.ask(item, delimiter, env, buf);
+        let mut ended = None;
+        if matches!(&answer, Ok(Answer::Gone(partial)) if partial.is_empty()) {
+            // A worker that ended cleanly without a word most likely stopped on its own
+            // before it read this item (it serves a fixed number of items, say): the item
+            // goes to a fresh worker, once.
+            let status = self.retire_worker(Duration::ZERO);
+            if matches!(status, JobStatus::Exited(0)) {
+                answer = self.ask(item, delimiter, env, buf);
+            } else {
+                ended = Some(status);
+            }
+        }
+        match answer {
+            Err(status) => {
+                // Every item would fail the same way: stop here, and exit 255. The item's
+                // own notice names the command.
+                let _ = env.events.send(Event::Fatal(String::new()));
+                env.control.stop();
+                (status, false)
+            }
+            Ok(Answer::Line(line)) => {
+                sink.push(Stream::Stdout, &line);
+                (JobStatus::Exited(0), false)
+            }
+            Ok(Answer::Gone(partial)) => {
+                sink.push(Stream::Stdout, &partial);
+                let status = ended.unwrap_or_else(|| self.retire_worker(Duration::ZERO));
+                let how = how_it_ended(&status);
+                env.events
+                    .send(Event::Notice(format!(
+                        "worker in slot {} {how} without answering item {seq}; starting another",
+                        self.slot
+                    )))
+                    .ok();
+                match status {
+                    JobStatus::Exited(0) => (JobStatus::Exited(1), false),
+                    other => (other, false),
+                }
+            }
+            Ok(Answer::TimedOut) => (self.retire_worker(Duration::ZERO), true),
+        }
     }
 
     /// Sends one item and reads the answer. `Err` means no worker could be started.
@@ -203,7 +187,7 @@ impl Slot {
         if ended_between_items {
             // A worker may stop on its own after an answer (e.g. it serves a fixed number
             // of items): that is no fault of the next item, which goes to a fresh worker.
-            let status = self.retire(env, Duration::ZERO);
+            let status = self.retire_worker(Duration::ZERO);
             if !matches!(status, JobStatus::Exited(0)) {
                 let how = how_it_ended(&status);
                 env.events
@@ -273,7 +257,7 @@ impl Slot {
             .env("PYTHONUNBUFFERED", "1");
         let mut child = command.spawn().map_err(|e| not_started(&name, &e))?;
         let pid = child.id() as i32;
-        env.control.register(self.slot, pid);
+        env.control.register(self.slot, pid, None);
         Ok(Worker {
             pid,
             stdin: child.stdin.take().map(|p| File::from(OwnedFd::from(p))),
@@ -286,37 +270,40 @@ impl Slot {
     }
 
     /// Ends this slot's worker: closes its stdin, gives it `grace` to exit, then SIGTERM
-    /// and, after the kill grace, SIGKILL to its process group. Returns how it ended.
-    pub fn retire(&mut self, env: &JobEnv, grace: Duration) -> JobStatus {
+    /// and, after the kill grace, SIGKILL to its process group ([`Escalation`]). Returns how
+    /// it ended.
+    fn retire_worker(&mut self, grace: Duration) -> JobStatus {
+        let env = self.env;
         let Some(mut worker) = self.worker.take() else {
             return JobStatus::Exited(0);
         };
         worker.stdin = None;
+        let kill_grace = env.config.control.kill_grace;
+        let mut ladder = Escalation::after(grace, kill_grace);
+        // Once SIGKILL has been sent, pipes a stray descendant holds open are given up on
+        // after another kill grace.
+        let mut give_up_at = None;
         let mut buf = [0u8; 8192];
-        let mut deadline = Instant::now() + grace;
-        let mut stage = 0;
         loop {
             let open = worker.stdout.is_some() || worker.stderr.is_some();
             if !open && has_exited(worker.pid) {
                 break;
             }
             let now = Instant::now();
-            if now >= deadline {
-                if stage == 2 {
-                    break;
-                }
-                let signal = if stage == 0 {
-                    Signal::SIGTERM
-                } else {
-                    Signal::SIGKILL
-                };
+            if let Some(signal) = ladder.as_mut().and_then(|l| l.due(now)) {
                 let _ = killpg(Pid::from_raw(worker.pid), signal);
-                stage += 1;
-                deadline = now + env.config.control.kill_grace;
+                if signal == Signal::SIGKILL {
+                    give_up_at = now.checked_add(kill_grace);
+                }
             }
-            let wait = deadline
-                .saturating_duration_since(Instant::now())
-                .min(Duration::from_millis(50));
+            if give_up_at.is_some_and(|at| now >= at) {
+                break;
+            }
+            let next = ladder.as_ref().and_then(|l| l.deadline()).or(give_up_at);
+            let wait = next.map_or(Duration::from_millis(50), |at| {
+                at.saturating_duration_since(now)
+                    .min(Duration::from_millis(50))
+            });
             if open {
                 read_some(&mut worker, &self.prefix, env, &mut buf, Some(wait));
                 worker.pending.clear();
@@ -324,20 +311,52 @@ impl Slot {
                 std::thread::sleep(wait);
             }
         }
-        if !worker.err_partial.is_empty() {
-            let mut line = Spool::in_flight(&env.budget);
-            let _ = line.push(&self.prefix);
-            let _ = worker.err_partial.drain_to(&mut line);
-            if !self.prefix.is_empty() {
-                let _ = line.push(b"\n");
-            }
-            let _ = env.events.send(Event::WorkerStderr { data: line });
-        }
-        if stage > 0 {
+        self.pass_on_last_stderr(&mut worker);
+        if ladder.is_some_and(|l| l.started()) {
             let _ = killpg(Pid::from_raw(worker.pid), Signal::SIGKILL);
         }
         env.control
             .reap(self.slot, worker.pid, OsStr::new("the worker"))
+    }
+
+    /// A worker's unfinished last stderr line, passed on as a line of its own.
+    fn pass_on_last_stderr(&self, worker: &mut Worker) {
+        if worker.err_partial.is_empty() {
+            return;
+        }
+        let mut line = Spool::in_flight(&self.env.budget);
+        let _ = line.push(&self.prefix);
+        let _ = worker.err_partial.drain_to(&mut line);
+        if !self.prefix.is_empty() {
+            let _ = line.push(b"\n");
+        }
+        let _ = self.env.events.send(Event::WorkerStderr { data: line });
+    }
+}
+
+impl Executor for PersistentWorker<'_> {
+    fn attempt(&mut self, job: &Job, started: &mut dyn FnMut()) -> Result<Attempt, Handback> {
+        started();
+        Ok(self.run_item(job))
+    }
+
+    fn retire(&mut self) {
+        self.retire_worker(self.env.config.control.kill_grace);
+    }
+}
+
+/// The status of an item that cannot be sent: it holds the byte that ends items.
+fn unsendable(seq: u64, delimiter: u8) -> JobStatus {
+    let (byte, hint) = if delimiter == 0 {
+        ("NUL byte", "")
+    } else {
+        ("newline", "; use -0 to send items that hold newlines")
+    };
+    JobStatus::NotStarted {
+        code: 1,
+        message: format!(
+            "item {seq} contains a {byte}, which ends items for --pool process workers{hint}"
+        ),
     }
 }
 

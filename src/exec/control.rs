@@ -1,16 +1,7 @@
-//! Executors: they start jobs, read their pipes and send [`crate::event::Event`]s. They
-//! never print.
-//!
-//! [`Control`] is what the rest of pmap holds to steer a running pool: stop starting jobs,
-//! and signal the process groups of the jobs that are running.
-
-pub(crate) mod child;
-pub mod job;
-pub mod process;
-pub mod queue;
-pub mod spawn;
-pub mod supervise;
-pub mod thread;
+//! [`Control`]: what the rest of pmap holds to steer a running pool: stop starting jobs,
+//! end the running ones (through the one [`Escalation`] ladder), and know which process
+//! group each slot is running, so that a signal never reaches a reaped (and maybe reused)
+//! process id.
 
 use std::ffi::OsStr;
 use std::os::fd::OwnedFd;
@@ -21,6 +12,8 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::event::{Event, Events, JobStatus};
+use crate::exec::escalate::Escalation;
+use crate::exec::{spawn, supervise};
 use crate::halt::{HaltMode, HaltWatch};
 use crate::lock;
 use nix::sys::signal::{Signal, killpg};
@@ -38,11 +31,13 @@ pub struct Control {
     running: Vec<Mutex<Running>>,
     /// Worker threads that have been started and not yet exited.
     live_workers: AtomicUsize,
-    /// Running jobs are being ended (SIGTERM sent); SIGKILL follows at this moment.
-    kill_at: Mutex<Option<Instant>>,
-    /// Signalled whenever `kill_at` is set or moved.
+    /// Running jobs are being ended: where the run is on the TERM → grace → KILL ladder.
+    ladder: Mutex<Option<Escalation>>,
+    /// Signalled whenever `ladder` is set or moved.
     kill_changed: Condvar,
     terminating: AtomicBool,
+    /// The run is over (see [`Control::close`]).
+    closed: AtomicBool,
     /// The signal that interrupted pmap (SIGINT or SIGTERM), 0 if none.
     interrupted_by: AtomicI32,
     /// `--halt`, if asked for.
@@ -64,9 +59,10 @@ impl Control {
             stop_rx,
             running: (0..slots).map(|_| Mutex::new(Running::default())).collect(),
             live_workers: AtomicUsize::new(0),
-            kill_at: Mutex::new(None),
+            ladder: Mutex::new(None),
             kill_changed: Condvar::new(),
             terminating: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
             interrupted_by: AtomicI32::new(0),
             halt,
             grace,
@@ -137,48 +133,71 @@ impl Control {
     pub fn terminate(&self, grace: Duration) {
         self.stop();
         self.terminating.store(true, Ordering::SeqCst);
-        {
-            let mut kill_at = lock(&self.kill_at);
-            if kill_at.is_none() {
-                *kill_at = Some(Instant::now() + grace);
-                self.kill_changed.notify_all();
-            }
+        let due = {
+            let mut ladder = lock(&self.ladder);
+            let ladder = ladder.get_or_insert_with(|| Escalation::now(grace));
+            self.kill_changed.notify_all();
+            ladder.due(Instant::now())
+        };
+        if let Some(signal) = due {
+            self.signal_running(signal);
         }
-        self.signal_running(Signal::SIGTERM);
     }
 
     /// End the running jobs at once (SIGKILL).
     pub fn kill_now(&self) {
         self.stop();
         self.terminating.store(true, Ordering::SeqCst);
-        *lock(&self.kill_at) = Some(Instant::now());
+        lock(&self.ladder)
+            .get_or_insert_with(|| Escalation::now(Duration::ZERO))
+            .hurry();
         self.kill_changed.notify_all();
-        self.signal_running(Signal::SIGKILL);
     }
 
-    /// Blocks until a grace given to [`Control::terminate`] is over, then SIGKILLs the
-    /// running jobs. Run it on a thread of its own for the whole run; jobs registered after
-    /// that moment are killed as they register.
+    /// Blocks until the running jobs are to be killed (the grace given to
+    /// [`Control::terminate`] is over, or [`Control::kill_now`]), then SIGKILLs them, or
+    /// until [`Control::close`]. Run it on a thread of its own for the whole run; jobs
+    /// registered after the kill are killed as they register.
     pub fn enforce_grace(&self) {
-        let mut kill_at = lock(&self.kill_at);
         loop {
+            let mut ladder = lock(&self.ladder);
+            if self.closed.load(Ordering::SeqCst) {
+                return;
+            }
             let now = Instant::now();
-            kill_at = match *kill_at {
-                Some(at) if now >= at => break,
-                Some(at) => {
+            let (due, wait) = match ladder.as_mut() {
+                Some(l) => (l.due(now), l.wait(now)),
+                None => (None, None),
+            };
+            if let Some(signal) = due {
+                // Slot locks are taken after this one elsewhere: never while holding it.
+                drop(ladder);
+                self.signal_running(signal);
+                if signal == Signal::SIGKILL {
+                    return;
+                }
+                continue;
+            }
+            let _unlocked = match wait {
+                Some(wait) => {
                     self.kill_changed
-                        .wait_timeout(kill_at, at - now)
+                        .wait_timeout(ladder, wait)
                         .unwrap_or_else(|p| p.into_inner())
                         .0
                 }
                 None => self
                     .kill_changed
-                    .wait(kill_at)
+                    .wait(ladder)
                     .unwrap_or_else(|p| p.into_inner()),
             };
         }
-        drop(kill_at);
-        self.signal_running(Signal::SIGKILL);
+    }
+
+    /// The run is over: [`Control::enforce_grace`] returns.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        let _ladder = lock(&self.ladder);
+        self.kill_changed.notify_all();
     }
 
     pub fn is_terminating(&self) -> bool {
@@ -227,24 +246,20 @@ impl Control {
         lock(&self.running[slot - 1]).signal(signal);
     }
 
-    /// Records that `slot` (1-based) runs the job whose process group is `pgid`. If the pool
-    /// was stopped meanwhile, the job is ended at once.
-    pub(crate) fn register(&self, slot: usize, pgid: i32) {
-        self.register_remote(slot, pgid, None);
-    }
-
-    /// [`Control::register`] for a remote job: `stdin` is the pipe to its ssh client that
-    /// pmap closes to end the remote command (see [`crate::remote::ssh`]).
-    pub(crate) fn register_remote(&self, slot: usize, pgid: i32, stdin: Option<OwnedFd>) {
+    /// Records that `slot` (1-based) runs the job whose process group is `pgid`; `stdin`
+    /// is, for a remote job, the pipe to its ssh client that pmap closes to end the remote
+    /// command (see [`crate::remote::ssh`]). If the pool is being ended meanwhile, the job
+    /// is ended at once.
+    pub(crate) fn register(&self, slot: usize, pgid: i32, stdin: Option<OwnedFd>) {
         let mut entry = lock(&self.running[slot - 1]);
         *entry = Running { pgid, stdin };
         if self.is_terminating() {
-            let signal = if lock(&self.kill_at).is_some_and(|at| Instant::now() >= at) {
+            let killed = lock(&self.ladder).as_ref().is_none_or(Escalation::killed);
+            entry.signal(if killed {
                 Signal::SIGKILL
             } else {
                 Signal::SIGTERM
-            };
-            entry.signal(signal);
+            });
         }
     }
 

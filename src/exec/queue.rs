@@ -12,7 +12,7 @@
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard};
 
-use crate::pool::Control;
+use crate::exec::Control;
 
 pub struct WorkQueue<T> {
     state: Mutex<State<T>>,

@@ -1,0 +1,142 @@
+//! The fresh-process executor (`--pool thread`, the default): each job is a new process,
+//! started with `posix_spawn` as the leader of its own process group with stdin on
+//! /dev/null, supervised until its pipes close and it exits (see [`super::supervise`]), then
+//! reaped. [`attempt_in_process`] is the part the ssh executor shares: everything but how the
+//! process is started.
+
+use std::ffi::OsString;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::event::Event;
+use crate::exec::spawn::{Spawner, Started};
+use crate::exec::supervise::{Limit, supervise};
+use crate::exec::{Attempt, Executor, Handback, JobEnv, argv_for, finish_attempt, not_started};
+use crate::input::Job;
+use crate::template::{JobContext, Rendered};
+
+/// How an attempt's process came to be: started (with, for a remote job, the stdin pipe
+/// pmap holds while it runs) or not, and the program's name for messages.
+pub type Spawned = (io::Result<(Started, Option<OwnedFd>)>, OsString);
+
+/// A slot that runs each job as a fresh process on this machine.
+pub struct FreshProcess<'a> {
+    env: &'a JobEnv,
+    slot: usize,
+    /// The host's name under `-S` with a `:` (this machine) slot: `PMAP_HOST` and `{host}`.
+    host: Option<Arc<str>>,
+    spawner: Spawner,
+    buf: Vec<u8>,
+}
+
+impl<'a> FreshProcess<'a> {
+    pub fn new(env: &'a JobEnv, slot: usize, host: Option<Arc<str>>) -> io::Result<Self> {
+        Ok(FreshProcess {
+            env,
+            slot,
+            host,
+            spawner: Spawner::new()?,
+            buf: vec![0; 64 * 1024],
+        })
+    }
+}
+
+impl Executor for FreshProcess<'_> {
+    fn attempt(&mut self, job: &Job, started: &mut dyn FnMut()) -> Result<Attempt, Handback> {
+        let (env, spawner) = (self.env, &mut self.spawner);
+        let place = Place {
+            slot: self.slot,
+            host: self.host.as_ref(),
+        };
+        let start = |rendered: &Rendered, vars: &[(&str, String)]| -> Spawned {
+            let (program, args) = argv_for(rendered, &env.config);
+            let name = args[0].to_os_string();
+            let spawned = spawner.spawn(program, &args, &env.base_env, vars);
+            (spawned.map(|s| (s, None)), name)
+        };
+        Ok(attempt_in_process(
+            env,
+            job,
+            &place,
+            &mut self.buf,
+            started,
+            start,
+        ))
+    }
+}
+
+/// Where an attempt runs: its slot, and the host's name under `-S`.
+pub struct Place<'a> {
+    pub slot: usize,
+    pub host: Option<&'a Arc<str>>,
+}
+
+/// One attempt at `job` as a process of its own, started by `start` from the rendered
+/// command and the job's variables: render, start, drain its output into the job's sink
+/// (enforcing `--timeout`), reap it. `started` runs once the process has started (or
+/// failed to).
+pub fn attempt_in_process(
+    env: &JobEnv,
+    job: &Job,
+    place: &Place<'_>,
+    buf: &mut [u8],
+    started: &mut dyn FnMut(),
+    start: impl FnOnce(&Rendered, &[(&str, String)]) -> Spawned,
+) -> Attempt {
+    let config = &env.config;
+    let slot = place.slot;
+    let context = JobContext {
+        values: &job.values,
+        seq: job.seq,
+        slot,
+        host: place.host.map_or(":", |h| h),
+    };
+    let rendered = config.template.render(context);
+    // The command as a shell would show it: for the joblog, --json and -v only.
+    let mut command_line = Vec::new();
+    let shown = &config.output;
+    if shown.verbose || shown.json || config.control.joblog.is_some() {
+        rendered.display_line_into(&mut command_line);
+    }
+    let mut vars = vec![
+        ("PMAP_SEQ", job.seq.to_string()),
+        ("PMAP_SLOT", slot.to_string()),
+    ];
+    if let Some(host) = place.host {
+        vars.push(("PMAP_HOST", host.to_string()));
+    }
+    let (mut sink, error) = env.sink(context);
+    if config.output.verbose {
+        let _ = env.events.send(Event::Started {
+            command: command_line.clone(),
+        });
+    }
+    let limit = config.control.timeout.map(|timeout| Limit {
+        timeout,
+        grace: config.control.kill_grace,
+    });
+    let start_time = env.pace();
+    let clock = Instant::now();
+    let (spawned, name) = start(&rendered, &vars);
+    started();
+    let (status, timed_out) = match spawned {
+        Err(e) => (not_started(&name, &e), false),
+        Ok((process, stdin)) => {
+            let pid = process.pid;
+            // A remote job's stdin stays open until the job is ended or reaped.
+            env.control.register(slot, pid, stdin);
+            let pipes = [Some(process.stdout), Some(process.stderr)];
+            let signal = |sig| env.control.signal_slot(slot, sig);
+            let timed_out = supervise(pid, &signal, pipes, &mut sink, buf, limit.as_ref());
+            (env.control.reap(slot, pid, &name), timed_out)
+        }
+    };
+    let timing = (start_time, clock.elapsed());
+    let (mut result, results) =
+        finish_attempt(sink, error, job.seq, slot, command_line, status, timing);
+    result.timed_out = timed_out;
+    result.host = place.host.cloned();
+    (result, results)
+}

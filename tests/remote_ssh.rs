@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::{Command as StdCommand, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Out, pmap, pmap_path, run_cmd, wait_with_timeout};
+use common::{GONE_WITHIN, Out, pmap, pmap_path, run_cmd, wait_with_timeout};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use sshd::{Sshd, sshd_or_skip};
@@ -58,10 +58,10 @@ fn matches(line: &str, marker: &str) -> bool {
     }
 }
 
-/// Waits (up to 2s) until no process has `marker` in its command line.
+/// Waits (up to [`GONE_WITHIN`]) until no process has `marker` in its command line.
 #[track_caller]
 fn assert_none_left(marker: &str) {
-    let deadline = Instant::now() + Duration::from_secs(2);
+    let deadline = Instant::now() + GONE_WITHIN;
     loop {
         let left = processes_with(marker);
         if left == 0 {

@@ -202,11 +202,11 @@ pub fn processes_with(marker: &str) -> usize {
         .count()
 }
 
-/// Asserts that no process with `marker` in its command line is left, allowing a moment
-/// for a SIGKILL to land.
+/// Asserts that no process with `marker` in its command line is left, allowing
+/// [`GONE_WITHIN`] for a SIGKILL to land.
 #[track_caller]
 pub fn assert_none_left(marker: &str) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    let deadline = std::time::Instant::now() + GONE_WITHIN;
     loop {
         let left = processes_with(marker);
         if left == 0 {
@@ -218,6 +218,33 @@ pub fn assert_none_left(marker: &str) {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// How long a process pmap ended (or should have ended) may take to disappear: a SIGKILL
+/// lands at once, but a loaded machine may take a while to schedule the exit.
+pub const GONE_WITHIN: Duration = Duration::from_secs(5);
+
+/// Waits (up to [`GONE_WITHIN`], checking every 50 ms) until `pid` is no longer alive;
+/// returns whether it went.
+pub fn wait_until_gone(pid: i32) -> bool {
+    let deadline = std::time::Instant::now() + GONE_WITHIN;
+    while alive(pid) {
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    true
+}
+
+/// Asserts that `pid` (described as `what`) is gone, or goes within [`GONE_WITHIN`].
+#[track_caller]
+pub fn assert_gone(pid: i32, what: &str) {
+    assert!(
+        wait_until_gone(pid),
+        "still alive {GONE_WITHIN:?} after pmap exited: {what} (pid {pid}, stat {:?})",
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+    );
 }
 
 /// Whether `pid` is alive (exists and is not a zombie).

@@ -550,9 +550,8 @@ fn a_sshlogin_file_lists_the_hosts() {
 #[test]
 fn a_host_lost_mid_run_is_reported_once_and_its_jobs_go_elsewhere() {
     let Some(sshd) = sshd_or_skip() else { return };
-    let Ok(mut gamma) = Sshd::start_as("gamma") else {
-        panic!("a second sshd could not be started");
-    };
+    let mut gamma = Sshd::start_as("gamma")
+        .unwrap_or_else(|why| panic!("a second sshd could not be started: {why}"));
     // One client config for both servers.
     let config = sshd.dir_path().join("both_config");
     let text = std::fs::read_to_string(sshd.config()).unwrap()

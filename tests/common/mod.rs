@@ -6,6 +6,8 @@
 use std::ffi::{OsStr, OsString};
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -23,6 +25,48 @@ pub fn pmap() -> Command {
 /// The path of the `pmap` binary, for tests that need `std::process::Command`.
 pub fn pmap_path() -> &'static str {
     env!("CARGO_BIN_EXE_pmap")
+}
+
+/// Whether the tests run under CI (`CI=true`, as `.ci/run` sets it). CI installs every
+/// program the tests need, so there a missing one is a failure, never a skip.
+pub fn under_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| v == "true")
+}
+
+/// Where `program` is: itself if it contains a `/`, else the first match in `$PATH`; `None`
+/// when there is no executable file there.
+pub fn find_program(program: &str) -> Option<PathBuf> {
+    let executable = |path: &Path| {
+        std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if program.contains('/') {
+        let path = PathBuf::from(program);
+        return executable(&path).then_some(path);
+    }
+    let dirs = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&dirs)
+        .map(|dir| dir.join(program))
+        .find(|path| executable(path))
+}
+
+/// Finds `program` (from the apt package `package`) for the calling test. When it is
+/// missing: under CI (`CI=true`) this panics, naming the program and its package; elsewhere
+/// it prints `SKIPPED: <test>: <program> not found ...` to stderr and returns `None`, and
+/// the test should return.
+#[track_caller]
+pub fn program_or_skip(program: &str, package: &str) -> Option<PathBuf> {
+    let found = find_program(program);
+    if found.is_none() {
+        let test = std::thread::current().name().unwrap_or("test").to_owned();
+        let why = format!("{program} not found (apt-get install {package})");
+        assert!(
+            !under_ci(),
+            "{test}: {why}; CI=true, where a missing test program is a failure, not a skip \
+             (.ci/run installs it: see NEEDS there)"
+        );
+        eprintln!("SKIPPED: {test}: {why}");
+    }
+    found
 }
 
 /// What one run of pmap produced.

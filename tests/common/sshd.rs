@@ -10,6 +10,13 @@ use std::time::{Duration, Instant};
 
 const SSHD: &str = "/usr/sbin/sshd";
 
+/// The programs a test sshd needs, with the apt packages that provide them.
+const PROGRAMS: [(&str, &str); 3] = [
+    (SSHD, "openssh-server"),
+    ("ssh", "openssh-client"),
+    ("ssh-keygen", "openssh-client"),
+];
+
 pub struct Sshd {
     dir: tempfile::TempDir,
     child: Child,
@@ -211,15 +218,15 @@ impl Drop for Sshd {
     }
 }
 
-/// Starts the server for a test, or prints why it cannot and returns `None` (only allowed
-/// when sshd is not installed; CI installs it, so there a failure to start is fatal).
+/// Starts the server for a test. When sshd, ssh or ssh-keygen is missing, the test is
+/// skipped (`None`, after printing why), except under CI, where that is a failure: CI
+/// installs them. A server that is installed but will not start is always a failure.
 pub fn sshd_or_skip() -> Option<Sshd> {
+    for (program, package) in PROGRAMS {
+        crate::common::program_or_skip(program, package)?;
+    }
     match Sshd::start() {
         Ok(s) => Some(s),
-        Err(why) if !Path::new(SSHD).exists() => {
-            eprintln!("SKIPPED: remote tests need an OpenSSH server: {why}");
-            None
-        }
         Err(why) => panic!("the test sshd could not be started: {why}"),
     }
 }

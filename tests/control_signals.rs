@@ -70,11 +70,7 @@ fn wait_for_processes(marker: &str, n: usize) {
 
 /// (pid, ppid, state) of every process.
 fn ps_table() -> Vec<(i32, i32, String)> {
-    let ps = StdCommand::new("ps")
-        .args(["-eo", "pid=,ppid=,stat="])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&ps.stdout)
+    common::ps(&["-eo", "pid=,ppid=,stat="])
         .lines()
         .filter_map(|l| {
             let mut f = l.split_whitespace();

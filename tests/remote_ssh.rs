@@ -34,11 +34,7 @@ fn run_remote(sshd: &Sshd, args: &[&str]) -> Out {
 }
 
 fn ps_args() -> Vec<String> {
-    let ps = StdCommand::new("ps")
-        .args(["-eo", "args"])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&ps.stdout)
+    common::ps(&["-eo", "args"])
         .lines()
         .map(str::to_owned)
         .collect()

@@ -234,13 +234,28 @@ pub fn read_all(mut r: impl Read) -> String {
     String::from_utf8_lossy(&s).into_owned()
 }
 
+/// The output of `ps args`; panics, saying so, when ps cannot run (procps is missing).
+#[track_caller]
+pub fn ps(args: &[&str]) -> String {
+    let out = std::process::Command::new("ps")
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run ps: {e} (the tests need it: apt-get install procps)")
+        });
+    assert!(
+        out.status.success(),
+        "ps {} failed ({}): {}",
+        args.join(" "),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// How many processes have `marker` in their command line.
 pub fn processes_with(marker: &str) -> usize {
-    let ps = std::process::Command::new("ps")
-        .args(["-eo", "args"])
-        .output()
-        .expect("run ps");
-    String::from_utf8_lossy(&ps.stdout)
+    ps(&["-eo", "args"])
         .lines()
         .filter(|l| l.contains(marker))
         .count()

@@ -202,11 +202,7 @@ impl Sshd {
         let listener = self.child.id();
         // Each connection is served by an sshd process of its own, a child of the listener
         // (or of its child); find those before they lose their parent, and end them by pid.
-        let ps = Command::new("ps")
-            .args(["-eo", "pid=,ppid="])
-            .output()
-            .expect("ps");
-        let table: Vec<(u32, u32)> = String::from_utf8_lossy(&ps.stdout)
+        let table: Vec<(u32, u32)> = crate::common::ps(&["-eo", "pid=,ppid="])
             .lines()
             .filter_map(|l| {
                 let mut f = l.split_whitespace().map(|x| x.parse().ok());

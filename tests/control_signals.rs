@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use common::{alive, assert_none_left, pmap_path, processes_with, show, wait_with_timeout};
+use common::{
+    GONE_WITHIN, alive, assert_none_left, pmap_path, processes_with, show, wait_with_timeout,
+};
 
 // ---- helpers ----
 
@@ -68,11 +70,7 @@ fn wait_for_processes(marker: &str, n: usize) {
 
 /// (pid, ppid, state) of every process.
 fn ps_table() -> Vec<(i32, i32, String)> {
-    let ps = StdCommand::new("ps")
-        .args(["-eo", "pid=,ppid=,stat="])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&ps.stdout)
+    common::ps(&["-eo", "pid=,ppid=,stat="])
         .lines()
         .filter_map(|l| {
             let mut f = l.split_whitespace();
@@ -99,6 +97,25 @@ fn descendants(pid: i32) -> Vec<(i32, String)> {
         }
     }
     found
+}
+
+/// `pid`'s descendants once none of them is a zombie (waiting up to [`GONE_WITHIN`] for
+/// pmap to reap the ones that finished).
+#[track_caller]
+fn descendants_without_zombies(pid: i32) -> Vec<(i32, String)> {
+    let deadline = Instant::now() + GONE_WITHIN;
+    loop {
+        let family = descendants(pid);
+        let zombies: Vec<_> = family.iter().filter(|(_, s)| s.starts_with('Z')).collect();
+        if zombies.is_empty() {
+            return family;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "pmap left zombie children for {GONE_WITHIN:?}: {zombies:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 // ---- SIGINT and SIGTERM ----
@@ -360,12 +377,9 @@ fn no_zombie_children_and_no_descendants_outlive_pmap() {
     );
     let output = capture(&mut child);
     wait_for_processes("sleep 61.28", 4);
-    // The quick job has long finished: pmap must have reaped it.
-    std::thread::sleep(Duration::from_millis(500));
+    // The quick job has finished: pmap must reap it (the zombie goes) while the others run.
     let pid = child.id() as i32;
-    let family = descendants(pid);
-    let zombies: Vec<_> = family.iter().filter(|(_, s)| s.starts_with('Z')).collect();
-    assert!(zombies.is_empty(), "pmap left zombie children: {zombies:?}");
+    let family = descendants_without_zombies(pid);
     assert!(
         family.len() >= 6,
         "expected two shells and four sleeps under pmap: {family:?}"
@@ -376,7 +390,7 @@ fn no_zombie_children_and_no_descendants_outlive_pmap() {
     let (out, _) = output();
     assert_eq!(show(&out), "quick\\n");
     // Nothing pmap started is still running, and nothing still has pmap as its parent.
-    let deadline = Instant::now() + Duration::from_secs(2);
+    let deadline = Instant::now() + GONE_WITHIN;
     loop {
         let living: Vec<i32> = family
             .iter()

@@ -393,11 +393,9 @@ fn each_job_leads_its_own_process_group() {
 }
 
 fn test_process_group() -> String {
-    let out = StdCommand::new("ps")
-        .args(["-o", "pgid=", "-p", &std::process::id().to_string()])
-        .output()
-        .unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    common::ps(&["-o", "pgid=", "-p", &std::process::id().to_string()])
+        .trim()
+        .to_owned()
 }
 
 // ---- --dry-run ----

@@ -10,7 +10,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{Out, alive, pmap, run, run_cmd};
+use common::{Out, assert_gone, pmap, run, run_cmd};
 use tempfile::TempDir;
 
 /// Doubles each number it reads.
@@ -386,15 +386,10 @@ fn timeout_fails_the_item_and_replaces_the_worker() {
     assert_eq!(out.code, 1, "{out:?}");
     assert_eq!(out.stdout, doubled([1, 2, 4, 5, 6]), "{out:?}");
     assert!(elapsed < Duration::from_secs(10), "took {elapsed:?}");
-    assert!(
-        !alive(read_pid(&pid_file)),
-        "the worker that overran is gone"
-    );
-    let sleep_pid = read_pid(&sleep_pid_file);
-    assert!(
-        !alive(sleep_pid),
-        "its process group is gone too: {:?}",
-        fs::read_to_string(format!("/proc/{sleep_pid}/stat"))
+    assert_gone(read_pid(&pid_file), "the worker that overran");
+    assert_gone(
+        read_pid(&sleep_pid_file),
+        "the sleep in that worker's process group",
     );
     let log = fs::read_to_string(&joblog).unwrap();
     let exitvals: Vec<(String, String)> = log
@@ -765,10 +760,10 @@ fn worker_ignoring_end_of_input_is_killed_after_the_grace() {
     .ok("got 1\ngot 2\ngot 3\n");
     let elapsed = started.elapsed();
     assert!(elapsed < Duration::from_secs(10), "took {elapsed:?}");
-    assert!(!alive(read_pid(&pid_file)), "the worker was ended");
-    assert!(
-        !alive(read_pid(&sleep_pid_file)),
-        "and its child, which ignored SIGTERM too"
+    assert_gone(read_pid(&pid_file), "the worker");
+    assert_gone(
+        read_pid(&sleep_pid_file),
+        "the worker's sleep child, which ignored SIGTERM too",
     );
 }
 

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::{Command as StdCommand, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Out, pmap, pmap_path, run_cmd, wait_with_timeout};
+use common::{GONE_WITHIN, Out, pmap, pmap_path, run_cmd, wait_with_timeout};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use sshd::{Sshd, sshd_or_skip};
@@ -34,11 +34,7 @@ fn run_remote(sshd: &Sshd, args: &[&str]) -> Out {
 }
 
 fn ps_args() -> Vec<String> {
-    let ps = StdCommand::new("ps")
-        .args(["-eo", "args"])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&ps.stdout)
+    common::ps(&["-eo", "args"])
         .lines()
         .map(str::to_owned)
         .collect()
@@ -58,10 +54,10 @@ fn matches(line: &str, marker: &str) -> bool {
     }
 }
 
-/// Waits (up to 2s) until no process has `marker` in its command line.
+/// Waits (up to [`GONE_WITHIN`]) until no process has `marker` in its command line.
 #[track_caller]
 fn assert_none_left(marker: &str) {
-    let deadline = Instant::now() + Duration::from_secs(2);
+    let deadline = Instant::now() + GONE_WITHIN;
     loop {
         let left = processes_with(marker);
         if left == 0 {
@@ -550,9 +546,8 @@ fn a_sshlogin_file_lists_the_hosts() {
 #[test]
 fn a_host_lost_mid_run_is_reported_once_and_its_jobs_go_elsewhere() {
     let Some(sshd) = sshd_or_skip() else { return };
-    let Ok(mut gamma) = Sshd::start_as("gamma") else {
-        panic!("a second sshd could not be started");
-    };
+    let mut gamma = Sshd::start_as("gamma")
+        .unwrap_or_else(|why| panic!("a second sshd could not be started: {why}"));
     // One client config for both servers.
     let config = sshd.dir_path().join("both_config");
     let text = std::fs::read_to_string(sshd.config()).unwrap()

@@ -6,6 +6,8 @@
 use std::ffi::{OsStr, OsString};
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -23,6 +25,48 @@ pub fn pmap() -> Command {
 /// The path of the `pmap` binary, for tests that need `std::process::Command`.
 pub fn pmap_path() -> &'static str {
     env!("CARGO_BIN_EXE_pmap")
+}
+
+/// Whether the tests run under CI (`CI=true`, as `.ci/run` sets it). CI installs every
+/// program the tests need, so there a missing one is a failure, never a skip.
+pub fn under_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| v == "true")
+}
+
+/// Where `program` is: itself if it contains a `/`, else the first match in `$PATH`; `None`
+/// when there is no executable file there.
+pub fn find_program(program: &str) -> Option<PathBuf> {
+    let executable = |path: &Path| {
+        std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if program.contains('/') {
+        let path = PathBuf::from(program);
+        return executable(&path).then_some(path);
+    }
+    let dirs = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&dirs)
+        .map(|dir| dir.join(program))
+        .find(|path| executable(path))
+}
+
+/// Finds `program` (from the apt package `package`) for the calling test. When it is
+/// missing: under CI (`CI=true`) this panics, naming the program and its package; elsewhere
+/// it prints `SKIPPED: <test>: <program> not found ...` to stderr and returns `None`, and
+/// the test should return.
+#[track_caller]
+pub fn program_or_skip(program: &str, package: &str) -> Option<PathBuf> {
+    let found = find_program(program);
+    if found.is_none() {
+        let test = std::thread::current().name().unwrap_or("test").to_owned();
+        let why = format!("{program} not found (apt-get install {package})");
+        assert!(
+            !under_ci(),
+            "{test}: {why}; CI=true, where a missing test program is a failure, not a skip \
+             (.ci/run installs it: see NEEDS there)"
+        );
+        eprintln!("SKIPPED: {test}: {why}");
+    }
+    found
 }
 
 /// What one run of pmap produced.
@@ -190,23 +234,38 @@ pub fn read_all(mut r: impl Read) -> String {
     String::from_utf8_lossy(&s).into_owned()
 }
 
+/// The output of `ps args`; panics, saying so, when ps cannot run (procps is missing).
+#[track_caller]
+pub fn ps(args: &[&str]) -> String {
+    let out = std::process::Command::new("ps")
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run ps: {e} (the tests need it: apt-get install procps)")
+        });
+    assert!(
+        out.status.success(),
+        "ps {} failed ({}): {}",
+        args.join(" "),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// How many processes have `marker` in their command line.
 pub fn processes_with(marker: &str) -> usize {
-    let ps = std::process::Command::new("ps")
-        .args(["-eo", "args"])
-        .output()
-        .expect("run ps");
-    String::from_utf8_lossy(&ps.stdout)
+    ps(&["-eo", "args"])
         .lines()
         .filter(|l| l.contains(marker))
         .count()
 }
 
-/// Asserts that no process with `marker` in its command line is left, allowing a moment
-/// for a SIGKILL to land.
+/// Asserts that no process with `marker` in its command line is left, allowing
+/// [`GONE_WITHIN`] for a SIGKILL to land.
 #[track_caller]
 pub fn assert_none_left(marker: &str) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    let deadline = std::time::Instant::now() + GONE_WITHIN;
     loop {
         let left = processes_with(marker);
         if left == 0 {
@@ -218,6 +277,33 @@ pub fn assert_none_left(marker: &str) {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// How long a process pmap ended (or should have ended) may take to disappear: a SIGKILL
+/// lands at once, but a loaded machine may take a while to schedule the exit.
+pub const GONE_WITHIN: Duration = Duration::from_secs(5);
+
+/// Waits (up to [`GONE_WITHIN`], checking every 50 ms) until `pid` is no longer alive;
+/// returns whether it went.
+pub fn wait_until_gone(pid: i32) -> bool {
+    let deadline = std::time::Instant::now() + GONE_WITHIN;
+    while alive(pid) {
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    true
+}
+
+/// Asserts that `pid` (described as `what`) is gone, or goes within [`GONE_WITHIN`].
+#[track_caller]
+pub fn assert_gone(pid: i32, what: &str) {
+    assert!(
+        wait_until_gone(pid),
+        "still alive {GONE_WITHIN:?} after pmap exited: {what} (pid {pid}, stat {:?})",
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+    );
 }
 
 /// Whether `pid` is alive (exists and is not a zombie).

@@ -1,11 +1,15 @@
 //! Turns parsed flags into a validated [`Config`]. Bad usage fails here, before any job
 //! starts; everything after this stage takes `&Config`, never clap types.
+//!
+//! Validation touches no file: reading the files the flags name, creating the result
+//! directory and looking programs up in `$PATH` is [`crate::setup`]'s job, so that a usage
+//! error leaves nothing behind. The few fields setup fills in say so.
 
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsString;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 use regex::bytes::Regex;
 
 use std::collections::HashSet;
@@ -14,7 +18,6 @@ use std::time::Duration;
 use std::io::{self, IsTerminal};
 
 use crate::cli::{Cli, ColorWhen, PoolKind};
-use crate::collect::joblog;
 use crate::collect::progress::ProgressKind;
 use crate::halt::Halt;
 use crate::input::{InputConfig, SourceSpec};
@@ -28,10 +31,12 @@ pub struct Config {
     pub jobs: usize,
     pub input: InputConfig,
     pub template: Template,
-    /// The shell for shell-mode commands: `$PMAP_SHELL` or `/bin/sh`.
+    /// The shell for shell-mode commands: `$PMAP_SHELL` or `/bin/sh`, as given; filled in
+    /// by [`crate::setup`] with where `$PATH` finds it, if it does.
     pub shell: OsString,
     /// The program every job runs (name as given, and where `$PATH` finds it), looked up
-    /// once, so that each spawn is a single exec instead of a walk along `$PATH`.
+    /// once, so that each spawn is a single exec instead of a walk along `$PATH`. `None`
+    /// until [`crate::setup`] fills it in, and for a program `$PATH` does not find.
     pub program: Option<(OsString, PathBuf)>,
     pub output: OutputConfig,
     pub control: ControlConfig,
@@ -52,10 +57,21 @@ pub struct ControlConfig {
     pub delay: Option<Duration>,
     pub halt: Option<Halt>,
     pub joblog: Option<PathBuf>,
-    /// `--resume`/`--resume-failed`: append to the joblog instead of starting it afresh.
-    pub append_joblog: bool,
-    /// Jobs the joblog says need not run again.
+    /// `--resume`/`--resume-failed`: append to the joblog instead of starting it afresh,
+    /// and skip the jobs it says need not run again.
+    pub resume: Option<Resume>,
+    /// Jobs the joblog says need not run again: empty until [`crate::setup`] reads the
+    /// joblog for [`Self::resume`].
     pub skip: HashSet<u64>,
+}
+
+/// Which of the jobs an existing joblog holds are not run again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resume {
+    /// `--resume`: every job it logs.
+    All,
+    /// `--resume-failed`: the ones that succeeded; the failed ones run again.
+    Failed,
 }
 
 /// How local jobs run (`--pool`): pmap's own enum, so that no stage past this one sees clap's.
@@ -212,14 +228,6 @@ impl Config {
         } else {
             OutputMode::Group
         };
-        if let Some(dir) = &cli.results {
-            if !cli.dry_run {
-                std::fs::create_dir_all(dir).with_context(|| {
-                    format!("cannot create --results directory '{}'", dir.display())
-                })?;
-            }
-        }
-
         if cli.pool == PoolKind::Process {
             if template.uses_job_values() {
                 bail!(
@@ -248,31 +256,8 @@ impl Config {
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| OsString::from("/bin/sh"));
 
-        let program = template.literal_program().and_then(|name| {
-            let name = OsStr::from_bytes(name);
-            find_in_path(name).map(|path| (name.to_os_string(), path))
-        });
-        if cli.pool == PoolKind::Process {
-            // One command serves every item: if it cannot start, say so once, up front.
-            if let Some(name) = template.literal_program() {
-                let name = OsStr::from_bytes(name);
-                let found = if name.as_bytes().contains(&b'/') {
-                    is_executable(std::path::Path::new(name))
-                } else {
-                    program.is_some()
-                };
-                if !found {
-                    bail!("cannot run '{}': command not found", name.to_string_lossy());
-                }
-            }
-        }
-        let shell = match find_in_path(&shell) {
-            Some(path) => path.into_os_string(),
-            None => shell,
-        };
-
         Ok(Config {
-            program,
+            program: None,
             jobs,
             input: InputConfig {
                 sources: all_sources,
@@ -328,18 +313,7 @@ fn remote_config(cli: &Cli) -> Result<Option<RemoteConfig>> {
     for list in &cli.sshlogin {
         hosts.extend(hosts::parse_list(list)?);
     }
-    for path in &cli.sshlogin_file {
-        hosts.extend(hosts::read_file(path)?);
-    }
-    let mut seen = HashSet::new();
-    for host in &hosts {
-        if !seen.insert(host.name.as_str()) {
-            bail!(
-                "host '{}' is given twice in --sshlogin; give it once, with N/ for more slots",
-                host.name
-            );
-        }
-    }
+    hosts::check_unique(&hosts)?;
     let command = cli
         .ssh_command
         .as_deref()
@@ -351,6 +325,7 @@ fn remote_config(cli: &Cli) -> Result<Option<RemoteConfig>> {
     };
     Ok(Some(RemoteConfig {
         hosts,
+        host_files: cli.sshlogin_file.clone(),
         ssh,
         share: !cli.no_ssh_sharing,
     }))
@@ -377,15 +352,13 @@ fn control_config(cli: &Cli) -> Result<ControlConfig> {
     if timeout == Some(Duration::ZERO) {
         bail!("--timeout must be more than 0");
     }
-    let append_joblog = cli.resume || cli.resume_failed;
-    let mut skip = HashSet::new();
-    if let (Some(path), true) = (&cli.joblog, append_joblog) {
-        for (seq, succeeded) in joblog::read(path)? {
-            if cli.resume || succeeded {
-                skip.insert(seq);
-            }
-        }
-    }
+    let resume = if cli.resume {
+        Some(Resume::All)
+    } else if cli.resume_failed {
+        Some(Resume::Failed)
+    } else {
+        None
+    };
     Ok(ControlConfig {
         timeout,
         kill_grace: duration("--kill-grace", &cli.kill_grace)?.unwrap_or(DEFAULT_KILL_GRACE),
@@ -393,22 +366,9 @@ fn control_config(cli: &Cli) -> Result<ControlConfig> {
         delay: duration("--delay", &cli.delay)?,
         halt: cli.halt.as_deref().map(Halt::parse).transpose()?.flatten(),
         joblog: cli.joblog.clone(),
-        append_joblog,
-        skip,
+        resume,
+        skip: HashSet::new(),
     })
-}
-
-/// Where `execvp` would find `name`: the first executable regular file among its
-/// [`path_candidates`]. `None` for a name with a slash (used as it is) or one not found (the
-/// spawn then reports it).
-fn find_in_path(name: &OsStr) -> Option<PathBuf> {
-    if name.as_bytes().contains(&b'/') {
-        return None;
-    }
-    path_candidates(name.as_bytes())
-        .into_iter()
-        .map(|candidate| PathBuf::from(OsString::from_vec(candidate)))
-        .find(|candidate| is_executable(candidate))
 }
 
 /// Each `$PATH` directory joined to `name`, in the order `execvp` tries them: an empty
@@ -428,10 +388,6 @@ pub(crate) fn path_candidates(name: &[u8]) -> Vec<Vec<u8>> {
             [dir, b"/", name].concat()
         })
         .collect()
-}
-
-fn is_executable(path: &std::path::Path) -> bool {
-    path.is_file() && nix::unistd::access(path, nix::unistd::AccessFlags::X_OK).is_ok()
 }
 
 fn file_source(path: PathBuf) -> SourceSpec {

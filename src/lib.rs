@@ -13,6 +13,7 @@ pub mod halt;
 pub mod input;
 pub mod pool;
 pub mod remote;
+pub mod setup;
 pub mod signals;
 pub mod template;
 
@@ -32,6 +33,7 @@ use halt::HaltWatch;
 use pool::Control;
 use pool::thread::{ThreadPool, Work};
 use remote::Remote;
+use setup::Setup;
 
 /// Runs pmap with these command-line arguments (the first is the program name).
 pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> Outcome {
@@ -49,10 +51,14 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> Outcome {
     run(config)
 }
 
-/// Runs a validated configuration to completion.
+/// Sets up a validated configuration ([`setup`]) and runs it to completion.
 pub fn run(config: Config) -> Outcome {
-    let jobs = match input::open(&config.input) {
-        Ok(jobs) => jobs,
+    let Setup {
+        mut config,
+        jobs,
+        joblog,
+    } = match setup::prepare(config) {
+        Ok(setup) => setup,
         Err(e) => {
             eprintln!("pmap: {e:#}");
             return Outcome::Error;
@@ -61,18 +67,7 @@ pub fn run(config: Config) -> Outcome {
     if config.dry_run {
         return collect::dry_run::print(jobs, &config);
     }
-    let joblog = match &config.control.joblog {
-        Some(path) => match JobLog::open(path, config.control.append_joblog) {
-            Ok(log) => Some(log),
-            Err(e) => {
-                eprintln!("pmap: {e:#}");
-                return Outcome::Error;
-            }
-        },
-        None => None,
-    };
     // With --sshlogin: connect the hosts; the reachable ones' slots are the pool's slots.
-    let mut config = config;
     // Connecting can take a while: SIGINT or SIGTERM meanwhile ends the masters started so
     // far and removes their directory, instead of killing pmap outright. A signal that
     // arrives after connecting is taken up by the run's own signal handling.

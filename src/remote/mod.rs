@@ -34,7 +34,10 @@ const SESSIONS_PER_MASTER: usize = 8;
 /// `-S`, `--sshlogin-file`, `--ssh-command` and sharing, validated.
 #[derive(Debug, Clone)]
 pub struct RemoteConfig {
+    /// The hosts of `-S`; [`crate::setup`] adds those of the [`Self::host_files`].
     pub hosts: Vec<HostSpec>,
+    /// `--sshlogin-file`: files of more hosts, read by [`crate::setup`].
+    pub host_files: Vec<PathBuf>,
     /// `--ssh-command` / `PMAP_SSH` split into words (default `ssh`).
     pub ssh: Vec<OsString>,
     /// Share one connection per host (and per [`SESSIONS_PER_MASTER`] slots).

@@ -3,6 +3,8 @@
 //! One pipeline, one module per stage, data flowing one way:
 //! [`cli`] → [`config`] → [`input`] → [`pool`] → [`event`] → [`collect`].
 
+#![warn(clippy::too_many_lines)]
+
 pub mod cli;
 pub mod collect;
 pub mod config;

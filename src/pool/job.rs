@@ -168,6 +168,7 @@ pub fn with_retries<E>(
 }
 
 /// `started` runs as soon as the process has started (or failed to).
+#[allow(clippy::too_many_lines)]
 fn run_once(
     job: &Job,
     slot: usize,

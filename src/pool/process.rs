@@ -76,6 +76,7 @@ impl Slot {
         }
     }
 
+    #[allow(clippy::too_many_lines)]
     fn attempt(&mut self, job: &Job, env: &JobEnv, buf: &mut [u8]) -> Attempt {
         let config = &env.config;
         let context = JobContext {

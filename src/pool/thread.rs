@@ -167,6 +167,7 @@ fn hand_back(shared: &Shared, job: Job) {
     }
 }
 
+#[allow(clippy::too_many_lines)]
 fn worker(shared: &Shared, slot: usize) {
     let control = &shared.env.control;
     // Signals are for pmap's other threads (signal-hook's handler runs on any of them).

@@ -4,6 +4,9 @@
 //! [`cli`] → [`config`] → [`input`] → [`exec`] → [`event`] → [`collect`], with [`capture`]
 //! shared by the executors and the collector.
 
+#![warn(clippy::too_many_lines)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 pub mod capture;
 pub mod cli;
 pub mod collect;
@@ -15,6 +18,7 @@ pub mod exit;
 pub mod halt;
 pub mod input;
 pub mod remote;
+pub mod setup;
 pub mod signals;
 pub mod template;
 
@@ -34,6 +38,7 @@ use exec::{Control, JobEnv};
 use exit::Outcome;
 use halt::HaltWatch;
 use remote::Remote;
+use setup::Setup;
 
 /// Runs pmap with these command-line arguments (the first is the program name).
 pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> Outcome {
@@ -51,10 +56,14 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> Outcome {
     run(config)
 }
 
-/// Runs a validated configuration to completion.
+/// Sets up a validated configuration ([`setup`]) and runs it to completion.
 pub fn run(config: Config) -> Outcome {
-    let jobs = match input::open(&config.input) {
-        Ok(jobs) => jobs,
+    let Setup {
+        mut config,
+        jobs,
+        joblog,
+    } = match setup::prepare(config) {
+        Ok(setup) => setup,
         Err(e) => {
             eprintln!("pmap: {e:#}");
             return Outcome::Error;
@@ -63,18 +72,7 @@ pub fn run(config: Config) -> Outcome {
     if config.dry_run {
         return collect::dry_run::print(jobs, &config);
     }
-    let joblog = match &config.control.joblog {
-        Some(path) => match JobLog::open(path, config.control.append_joblog) {
-            Ok(log) => Some(log),
-            Err(e) => {
-                eprintln!("pmap: {e:#}");
-                return Outcome::Error;
-            }
-        },
-        None => None,
-    };
     // With --sshlogin: connect the hosts; the reachable ones' slots are the pool's slots.
-    let mut config = config;
     // Connecting can take a while: SIGINT or SIGTERM meanwhile ends the masters started so
     // far and removes their directory, instead of killing pmap outright. A signal that
     // arrives after connecting is taken up by the run's own signal handling.

@@ -1,6 +1,7 @@
 //! The host list of `-S/--sshlogin` and `--sshlogin-file` (SPEC §9): `N/host` gives N slots,
 //! `:` is this machine, `user@host` and `host:port` are accepted.
 
+use std::collections::HashSet;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
@@ -58,6 +59,20 @@ pub fn read_file(path: &Path) -> Result<Vec<HostSpec>> {
         );
     }
     Ok(hosts)
+}
+
+/// Refuses a host given twice: `N/` is how a host gets more slots.
+pub fn check_unique(hosts: &[HostSpec]) -> Result<()> {
+    let mut seen = HashSet::new();
+    for host in hosts {
+        if !seen.insert(host.name.as_str()) {
+            bail!(
+                "host '{}' is given twice in --sshlogin; give it once, with N/ for more slots",
+                host.name
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Parses `[N/]host`, `[N/]user@host`, `[N/]host:port` or `[N/]:`.

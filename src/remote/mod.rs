@@ -34,7 +34,10 @@ const SESSIONS_PER_MASTER: usize = 8;
 /// `-S`, `--sshlogin-file`, `--ssh-command` and sharing, validated.
 #[derive(Debug, Clone)]
 pub struct RemoteConfig {
+    /// The hosts of `-S`; [`crate::setup`] adds those of the [`Self::host_files`].
     pub hosts: Vec<HostSpec>,
+    /// `--sshlogin-file`: files of more hosts, read by [`crate::setup`].
+    pub host_files: Vec<PathBuf>,
     /// `--ssh-command` / `PMAP_SSH` split into words (default `ssh`).
     pub ssh: Vec<OsString>,
     /// Share one connection per host (and per [`SESSIONS_PER_MASTER`] slots).
@@ -82,58 +85,28 @@ impl Remote {
         default_slots: usize,
         interrupted: &AtomicUsize,
     ) -> Result<Remote> {
-        let dir = if config.share
+        let shares = config.share
             && config
                 .hosts
                 .iter()
-                .any(|h| matches!(h.target, Target::Ssh { .. }))
-        {
-            Some(control_dir()?)
-        } else {
-            None
-        };
+                .any(|h| matches!(h.target, Target::Ssh { .. }));
+        let dir = if shares { Some(control_dir()?) } else { None };
+        let dir_path = dir.as_ref().map(|d| d.path());
         let slots_of = |h: &HostSpec| h.slots.unwrap_or(default_slots).max(1);
-        let outcomes: Vec<Result<Vec<Master>, String>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = config
-                .hosts
-                .iter()
-                .enumerate()
-                .map(|(i, spec)| {
-                    let dir = dir.as_ref().map(|d| d.path());
-                    scope.spawn(move || {
-                        connect_host(&config.ssh, spec, i, slots_of(spec), dir, interrupted)
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|_| Err("the connection check failed".into()))
-                })
-                .collect()
-        });
-
+        let outcomes = connect_all(config, &slots_of, dir_path, interrupted);
         if interrupted.load(Ordering::SeqCst) != 0 {
             end_masters(outcomes.into_iter().flatten().flatten().collect());
             bail!("interrupted");
         }
         let mut hosts = Vec::new();
         let mut masters = Vec::new();
-        let mut slot_counts = Vec::new();
+        let mut slots = Vec::new();
         for (i, (spec, outcome)) in config.hosts.iter().zip(outcomes).enumerate() {
             match outcome {
                 Ok(m) => {
                     masters.extend(m);
-                    let n = slots_of(spec);
-                    let paths: Vec<Option<PathBuf>> = (0..n)
-                        .map(|k| {
-                            dir.as_ref()
-                                .filter(|_| spec.target != Target::Local)
-                                .map(|d| control_path(d.path(), i, k / SESSIONS_PER_MASTER))
-                        })
-                        .collect();
-                    slot_counts.push((hosts.len(), paths));
+                    let paths = slot_paths(spec, i, slots_of(spec), dir_path);
+                    slots.push((hosts.len(), paths));
                     hosts.push(Host {
                         name: Arc::from(spec.name.as_str()),
                         target: spec.target.clone(),
@@ -146,36 +119,16 @@ impl Remote {
                 ),
             }
         }
-        let mut remote = Remote {
+        let remote = Remote {
             ssh: config.ssh.clone(),
             hosts,
-            places: Vec::new(),
+            places: round_robin(slots),
             masters: Mutex::new(masters),
             dir: Mutex::new(dir),
         };
         if remote.hosts.is_empty() {
             // Dropping `remote` removes the control directory.
             bail!("no host in --sshlogin can be reached");
-        }
-        // Round-robin: the first slot of every host, then the second, …
-        let mut iters: Vec<_> = slot_counts
-            .into_iter()
-            .map(|(h, paths)| (h, paths.into_iter()))
-            .collect();
-        loop {
-            let mut any = false;
-            for (host, paths) in &mut iters {
-                if let Some(control_path) = paths.next() {
-                    remote.places.push(Place {
-                        host: *host,
-                        control_path,
-                    });
-                    any = true;
-                }
-            }
-            if !any {
-                break;
-            }
         }
         Ok(remote)
     }
@@ -313,6 +266,76 @@ fn control_dir() -> Result<tempfile::TempDir> {
 
 fn control_path(dir: &Path, host: usize, group: usize) -> PathBuf {
     dir.join(format!("{host}-{group}"))
+}
+
+/// Checks every host at once, each on its own thread, so that one slow host does not hold
+/// up the others: the masters started for each, or ssh's reason why it cannot be reached.
+fn connect_all(
+    config: &RemoteConfig,
+    slots_of: &(dyn Fn(&HostSpec) -> usize + Sync),
+    dir: Option<&Path>,
+    interrupted: &AtomicUsize,
+) -> Vec<Result<Vec<Master>, String>> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = config
+            .hosts
+            .iter()
+            .enumerate()
+            .map(|(i, spec)| {
+                scope.spawn(move || {
+                    connect_host(&config.ssh, spec, i, slots_of(spec), dir, interrupted)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("the connection check failed".into()))
+            })
+            .collect()
+    })
+}
+
+/// The control socket of each of a host's `slots`: every [`SESSIONS_PER_MASTER`] slots share
+/// one master. `None` for this machine, and for every slot without sharing.
+fn slot_paths(
+    spec: &HostSpec,
+    index: usize,
+    slots: usize,
+    dir: Option<&Path>,
+) -> Vec<Option<PathBuf>> {
+    (0..slots)
+        .map(|k| {
+            dir.filter(|_| spec.target != Target::Local)
+                .map(|d| control_path(d, index, k / SESSIONS_PER_MASTER))
+        })
+        .collect()
+}
+
+/// Numbers the slots round-robin across hosts — the first slot of every host, then the
+/// second, … — so that even a few jobs spread out. Takes each host's index and its slots'
+/// control paths.
+fn round_robin(hosts: Vec<(usize, Vec<Option<PathBuf>>)>) -> Vec<Place> {
+    let mut iters: Vec<_> = hosts
+        .into_iter()
+        .map(|(host, paths)| (host, paths.into_iter()))
+        .collect();
+    let mut places = Vec::new();
+    loop {
+        let before = places.len();
+        for (host, paths) in &mut iters {
+            if let Some(control_path) = paths.next() {
+                places.push(Place {
+                    host: *host,
+                    control_path,
+                });
+            }
+        }
+        if places.len() == before {
+            return places;
+        }
+    }
 }
 
 /// Checks one host: starts its masters (with sharing) or runs `ssh HOST true`. The error
@@ -469,3 +492,39 @@ fn end_masters(mut masters: Vec<Master>) {
 /// How long a master gets to end by itself at the end of a run. (OpenSSH masters now and
 /// then stay after SIGTERM while a client session is being torn down.)
 const MASTER_GRACE: Duration = Duration::from_secs(1);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_alternate_between_hosts() {
+        let paths = |n| vec![None; n];
+        let places = round_robin(vec![(0, paths(3)), (1, paths(1)), (2, paths(2))]);
+        let hosts: Vec<usize> = places.iter().map(|p| p.host).collect();
+        assert_eq!(hosts, [0, 1, 2, 0, 2, 0]);
+    }
+
+    #[test]
+    fn every_eight_slots_of_a_host_share_a_master() {
+        let ssh = HostSpec {
+            name: "a".into(),
+            target: Target::Ssh {
+                destination: "a".into(),
+                port: None,
+            },
+            slots: None,
+        };
+        let dir = Path::new("/d");
+        let paths = slot_paths(&ssh, 1, 9, Some(dir));
+        assert_eq!(paths[0], Some(dir.join("1-0")));
+        assert_eq!(paths[7], Some(dir.join("1-0")));
+        assert_eq!(paths[8], Some(dir.join("1-1")));
+        assert_eq!(slot_paths(&ssh, 1, 2, None), [None, None]);
+        let local = HostSpec {
+            target: Target::Local,
+            ..ssh
+        };
+        assert_eq!(slot_paths(&local, 0, 2, Some(dir)), [None, None]);
+    }
+}

@@ -1,0 +1,390 @@
+//! Turns parsed flags into a validated [`Config`]. Bad usage fails here, before any job
+//! starts; everything after this stage takes `&Config`, never clap types.
+//!
+//! Validation touches no file: reading the files the flags name, creating the result
+//! directory and looking programs up in `$PATH` is [`crate::setup`]'s job, so that a usage
+//! error leaves nothing behind. The few fields setup fills in say so.
+
+mod values;
+
+use std::collections::HashSet;
+use std::ffi::OsString;
+use std::io::{self, IsTerminal};
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+
+use crate::cli::{Cli, ColorWhen, PoolKind};
+use crate::collect::progress::ProgressKind;
+use crate::halt::Halt;
+use crate::input::{InputConfig, SourceSpec};
+use crate::remote::{RemoteConfig, hosts};
+use crate::template::{TagTemplate, Template};
+
+pub use values::{parse_delimiter, parse_jobs};
+
+/// Everything a run needs, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// At most this many jobs at once (always at least 1).
+    pub jobs: usize,
+    pub input: InputConfig,
+    pub template: Template,
+    /// The shell for shell-mode commands: `$PMAP_SHELL` or `/bin/sh`, as given; filled in
+    /// by [`crate::setup`] with where `$PATH` finds it, if it does.
+    pub shell: OsString,
+    /// The program every job runs (name as given, and where `$PATH` finds it), looked up
+    /// once, so that each spawn is a single exec instead of a walk along `$PATH`. `None`
+    /// until [`crate::setup`] fills it in, and for a program `$PATH` does not find.
+    pub program: Option<(OsString, PathBuf)>,
+    pub output: OutputConfig,
+    pub control: ControlConfig,
+    pub pool: Pool,
+    /// `--max-tasks`: items a process-pool worker handles before it is replaced.
+    pub max_tasks: Option<u64>,
+    pub dry_run: bool,
+    /// `-S`/`--sshlogin-file`: the hosts jobs run on, if any.
+    pub remote: Option<RemoteConfig>,
+}
+
+/// Job control (SPEC §6).
+#[derive(Debug, Clone)]
+pub struct ControlConfig {
+    pub timeout: Option<Duration>,
+    pub kill_grace: Duration,
+    pub retries: u32,
+    pub delay: Option<Duration>,
+    pub halt: Option<Halt>,
+    pub joblog: Option<PathBuf>,
+    /// `--resume`/`--resume-failed`: append to the joblog instead of starting it afresh,
+    /// and skip the jobs it says need not run again.
+    pub resume: Option<Resume>,
+    /// Jobs the joblog says need not run again: empty until [`crate::setup`] reads the
+    /// joblog for [`Self::resume`].
+    pub skip: HashSet<u64>,
+}
+
+/// Which of the jobs an existing joblog holds are not run again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resume {
+    /// `--resume`: every job it logs.
+    All,
+    /// `--resume-failed`: the ones that succeeded; the failed ones run again.
+    Failed,
+}
+
+/// How local jobs run (`--pool`): pmap's own enum, so that no stage past this one sees clap's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pool {
+    /// A fresh process per job.
+    Thread,
+    /// Long-lived worker processes fed one item per line.
+    Process,
+}
+
+impl From<PoolKind> for Pool {
+    fn from(kind: PoolKind) -> Self {
+        match kind {
+            PoolKind::Thread => Pool::Thread,
+            PoolKind::Process => Pool::Process,
+        }
+    }
+}
+
+/// The default time between SIGTERM and SIGKILL.
+pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(2);
+
+/// How job output reaches pmap's stdout and stderr (SPEC §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputMode {
+    /// Each job's output whole, when it finishes.
+    Group,
+    /// Whole lines as soon as they are complete.
+    Line,
+    /// Raw chunks as they arrive.
+    Ungroup,
+}
+
+/// The collector's settings.
+#[derive(Debug, Clone)]
+pub struct OutputConfig {
+    pub mode: OutputMode,
+    pub keep_order: bool,
+    pub tag: Option<TagTemplate>,
+    pub merge_stderr: bool,
+    pub json: bool,
+    pub results: Option<PathBuf>,
+    /// Bytes of job output held in memory, in all buffers together, before spilling to disk.
+    pub memory_limit: usize,
+    /// `--bar` / `--eta`.
+    pub progress: Option<ProgressKind>,
+    /// `-v`: print each command on stderr as it starts.
+    pub verbose: bool,
+    /// Colour tags on stdout / on stderr and pmap's notices.
+    pub color_stdout: bool,
+    pub color_stderr: bool,
+    /// Grouped mode with `-k`: pass stdout on as it comes, so the job with the `-k` turn
+    /// streams (not with `--json`, which needs the whole output, nor with `--retries`, which
+    /// prints only the last attempt).
+    pub stream_turn: bool,
+}
+
+/// The default bound on buffered output in memory.
+pub const DEFAULT_MEMORY_LIMIT: usize = 64 * 1024 * 1024;
+
+impl OutputConfig {
+    /// Whether a job's output must be cut into lines (to tag, merge or line-buffer it).
+    pub fn by_lines(&self) -> bool {
+        self.mode == OutputMode::Line || self.tag.is_some() || self.merge_stderr
+    }
+}
+
+impl Config {
+    /// Validates the parsed command line. Reads no file: see [`crate::setup`].
+    pub fn from_cli(mut cli: Cli) -> Result<Self> {
+        let control = control_config(&cli)?;
+        let remote = remote_config(&cli)?;
+        let jobs = values::jobs(cli.jobs.as_deref())?;
+        let (command, sources) = values::split_command(std::mem::take(&mut cli.command));
+        let input = input_config(&cli, sources)?;
+        let template = template_config(&cli, &command, &input)?;
+        let output = output_config(&cli, control.retries)?;
+        check_pool(&cli, &template, &command, remote.is_some())?;
+        Ok(Config {
+            program: None,
+            jobs,
+            input,
+            template,
+            shell: std::env::var_os("PMAP_SHELL")
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| OsString::from("/bin/sh")),
+            output,
+            control,
+            pool: cli.pool.into(),
+            max_tasks: cli.max_tasks,
+            dry_run: cli.dry_run,
+            remote,
+        })
+    }
+}
+
+/// The input sources (`-a` files first, then those after the command; standard input if
+/// none), `-d`/`-0`, `--colsep`, `-n` and `--link`.
+fn input_config(cli: &Cli, command_sources: Vec<SourceSpec>) -> Result<InputConfig> {
+    let delimiter = match (&cli.delimiter, cli.null) {
+        (Some(d), _) => parse_delimiter(d.as_bytes())?,
+        (None, true) => 0,
+        (None, false) => b'\n',
+    };
+    let mut sources: Vec<SourceSpec> = cli
+        .arg_file
+        .iter()
+        .cloned()
+        .map(values::file_source)
+        .collect();
+    sources.extend(command_sources);
+    if sources.is_empty() {
+        sources.push(SourceSpec::Stdin);
+    }
+    if sources.iter().filter(|s| **s == SourceSpec::Stdin).count() > 1 {
+        bail!("standard input ('-') can be only one input source");
+    }
+    let colsep = cli
+        .colsep
+        .as_deref()
+        .map(values::parse_colsep)
+        .transpose()?;
+    let max_args = match cli.max_args {
+        Some(0) => bail!("-n/--max-args must be at least 1"),
+        Some(n) => n,
+        None => 1,
+    };
+    Ok(InputConfig {
+        sources,
+        delimiter,
+        link: cli.link,
+        colsep,
+        max_args,
+    })
+}
+
+/// Parses the command (with `-I` and `--shell`) into the jobs' [`Template`].
+fn template_config(cli: &Cli, command: &[OsString], input: &InputConfig) -> Result<Template> {
+    let replace = cli.replace.as_deref().map(str::as_bytes);
+    let template = Template::parse(command, replace, cli.shell)?;
+    // Without --colsep, a job has a known number of values; {N} beyond it is a mistake.
+    let available = input.sources.len().saturating_mul(input.max_args);
+    if input.colsep.is_none() && template.max_index() > available {
+        bail!(
+            "{{{}}} refers to value {} but each job has at most {} \
+             (one per input source{}); use --colsep to split items into columns",
+            template.max_index(),
+            template.max_index(),
+            available,
+            if input.max_args > 1 { ", times -n" } else { "" }
+        );
+    }
+    Ok(template)
+}
+
+/// The collector's settings: output mode, `-k`, tags, `--json`, `--results`, progress,
+/// `-v` and colour. `retries` is `--retries`, which decides whether `-k` can stream.
+fn output_config(cli: &Cli, retries: u32) -> Result<OutputConfig> {
+    let replace = cli.replace.as_deref().map(str::as_bytes);
+    let tag = match (&cli.tagstring, cli.tag) {
+        (Some(s), _) => Some(TagTemplate::parse(s.as_bytes(), replace)?),
+        (None, true) => Some(TagTemplate::values()),
+        (None, false) => None,
+    };
+    let mode = if cli.line_buffer {
+        OutputMode::Line
+    } else if cli.ungroup {
+        OutputMode::Ungroup
+    } else {
+        OutputMode::Group
+    };
+    let progress = if cli.bar {
+        Some(ProgressKind::Bar)
+    } else if cli.eta {
+        Some(ProgressKind::Eta)
+    } else {
+        None
+    };
+    Ok(OutputConfig {
+        mode,
+        keep_order: cli.keep_order,
+        tag,
+        merge_stderr: cli.merge_stderr,
+        json: cli.json,
+        results: cli.results.clone(),
+        memory_limit: DEFAULT_MEMORY_LIMIT,
+        progress,
+        verbose: cli.verbose,
+        color_stdout: use_color(cli.color, io::stdout().is_terminal()),
+        color_stderr: use_color(cli.color, io::stderr().is_terminal()),
+        stream_turn: mode == OutputMode::Group && cli.keep_order && !cli.json && retries == 0,
+    })
+}
+
+/// `--pool process` and `--max-tasks`: a worker is started once and reads its items on
+/// stdin, so its command cannot take an item's values, and there is no one command per
+/// job to print (`--dry-run`) or to run over ssh.
+fn check_pool(cli: &Cli, template: &Template, command: &[OsString], remote: bool) -> Result<()> {
+    if cli.pool == PoolKind::Process {
+        if template.uses_job_values() {
+            bail!(
+                "--pool process starts each worker once, so only {{%}} can be used in its \
+                 command; items reach the worker on its stdin"
+            );
+        }
+        if command.is_empty() {
+            bail!("--pool process needs a worker command");
+        }
+        if cli.dry_run {
+            bail!("--dry-run cannot be used with --pool process");
+        }
+    } else if cli.max_tasks.is_some() {
+        bail!("--max-tasks needs --pool process");
+    }
+    if cli.max_tasks == Some(0) {
+        bail!("--max-tasks must be at least 1");
+    }
+    if remote && cli.pool == PoolKind::Process {
+        bail!("--sshlogin cannot be used with --pool process (yet); use --pool thread");
+    }
+    Ok(())
+}
+
+/// `-S`, `--sshlogin-file`, `--ssh-command`/`PMAP_SSH` and `--no-ssh-sharing`.
+fn remote_config(cli: &Cli) -> Result<Option<RemoteConfig>> {
+    let ssh_flags_without_hosts = cli.sshlogin.is_empty() && cli.sshlogin_file.is_empty();
+    if ssh_flags_without_hosts {
+        if cli.no_ssh_sharing {
+            bail!("--no-ssh-sharing needs hosts: give -S/--sshlogin or --sshlogin-file");
+        }
+        return Ok(None);
+    }
+    let mut hosts = Vec::new();
+    for list in &cli.sshlogin {
+        hosts.extend(hosts::parse_list(list)?);
+    }
+    hosts::check_unique(&hosts)?;
+    let command = cli
+        .ssh_command
+        .as_deref()
+        .filter(|c| !c.trim().is_empty())
+        .unwrap_or("ssh");
+    let ssh: Vec<OsString> = match shlex::split(command) {
+        Some(words) if !words.is_empty() => words.into_iter().map(OsString::from).collect(),
+        _ => bail!("invalid --ssh-command '{command}': unbalanced quotes"),
+    };
+    Ok(Some(RemoteConfig {
+        hosts,
+        host_files: cli.sshlogin_file.clone(),
+        ssh,
+        share: !cli.no_ssh_sharing,
+    }))
+}
+
+/// `--color`: `auto` colours a terminal unless NO_COLOR is set (https://no-color.org);
+/// `always` and `never` say it outright.
+fn use_color(when: ColorWhen, is_terminal: bool) -> bool {
+    match when {
+        ColorWhen::Always => true,
+        ColorWhen::Never => false,
+        ColorWhen::Auto => is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+    }
+}
+
+/// Job control: `--timeout`, `--kill-grace`, `--retries`, `--delay`, `--halt`, `--joblog`
+/// and `--resume`/`--resume-failed`.
+fn control_config(cli: &Cli) -> Result<ControlConfig> {
+    let duration = |flag: &str, value: &Option<String>| {
+        value
+            .as_deref()
+            .map(|v| crate::duration::parse(flag, v))
+            .transpose()
+    };
+    let timeout = duration("--timeout", &cli.timeout)?;
+    if timeout == Some(Duration::ZERO) {
+        bail!("--timeout must be more than 0");
+    }
+    let resume = if cli.resume {
+        Some(Resume::All)
+    } else if cli.resume_failed {
+        Some(Resume::Failed)
+    } else {
+        None
+    };
+    Ok(ControlConfig {
+        timeout,
+        kill_grace: duration("--kill-grace", &cli.kill_grace)?.unwrap_or(DEFAULT_KILL_GRACE),
+        retries: cli.retries.unwrap_or(0),
+        delay: duration("--delay", &cli.delay)?,
+        halt: cli.halt.as_deref().map(Halt::parse).transpose()?.flatten(),
+        joblog: cli.joblog.clone(),
+        resume,
+        skip: HashSet::new(),
+    })
+}
+
+/// Each `$PATH` directory joined to `name`, in the order `execvp` tries them: an empty
+/// entry is the current directory, and no `$PATH` means `/bin:/usr/bin`. None for an empty
+/// name.
+pub(crate) fn path_candidates(name: &[u8]) -> Vec<Vec<u8>> {
+    if name.is_empty() {
+        return Vec::new();
+    }
+    let path = std::env::var_os("PATH");
+    let path = path
+        .as_ref()
+        .map_or(&b"/bin:/usr/bin"[..], |p| p.as_bytes());
+    path.split(|&b| b == b':')
+        .map(|dir| {
+            let dir = if dir.is_empty() { b"." } else { dir };
+            [dir, b"/", name].concat()
+        })
+        .collect()
+}

@@ -1,0 +1,168 @@
+//! Parsers of single flag values: `-j`, `-d`, `--colsep`, and the trailing words split into
+//! the command and its `:::`/`::::` input sources.
+
+use std::ffi::OsString;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::PathBuf;
+
+use anyhow::{Result, anyhow, bail};
+use regex::bytes::Regex;
+
+use crate::input::SourceSpec;
+
+/// `-j`, if given; one job per CPU otherwise.
+pub(super) fn jobs(spec: Option<&str>) -> Result<usize> {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    match spec {
+        None => Ok(cpus),
+        Some(spec) => parse_jobs(spec, cpus, max_jobs_for_zero()),
+    }
+}
+
+/// Compiles `--colsep`.
+pub(super) fn parse_colsep(re: &str) -> Result<Regex> {
+    Regex::new(re).map_err(|e| {
+        // The regex crate explains syntax errors over several lines; the last one says what
+        // is wrong.
+        let why = e.to_string();
+        let why = why.lines().last().unwrap_or_default();
+        anyhow!(
+            "invalid --colsep regex '{re}': {}",
+            why.trim().trim_start_matches("error: ")
+        )
+    })
+}
+
+/// `-a FILE` or `:::: FILE`, where `-` is standard input.
+pub(super) fn file_source(path: PathBuf) -> SourceSpec {
+    if path.as_os_str() == "-" {
+        SourceSpec::Stdin
+    } else {
+        SourceSpec::File(path)
+    }
+}
+
+/// Splits the trailing words into the command and its `:::`/`::::` input sources.
+pub(super) fn split_command(words: Vec<OsString>) -> (Vec<OsString>, Vec<SourceSpec>) {
+    enum Mode {
+        Command,
+        Items,
+        Files,
+    }
+    let mut mode = Mode::Command;
+    let mut command = Vec::new();
+    let mut sources: Vec<SourceSpec> = Vec::new();
+    for word in words {
+        match word.as_bytes() {
+            b":::" => {
+                sources.push(SourceSpec::Inline(Vec::new()));
+                mode = Mode::Items;
+            }
+            b"::::" => mode = Mode::Files,
+            _ => match mode {
+                Mode::Command => command.push(word),
+                Mode::Items => {
+                    if let Some(SourceSpec::Inline(items)) = sources.last_mut() {
+                        items.push(word.into_vec());
+                    }
+                }
+                Mode::Files => sources.push(file_source(PathBuf::from(word))),
+            },
+        }
+    }
+    (command, sources)
+}
+
+/// Parses `-j`: `N`, `N%`, `+N`, `-N`, or `0` (as many as the input allows, bounded by
+/// what the process may open).
+pub fn parse_jobs(spec: &str, cpus: usize, zero_limit: usize) -> Result<usize> {
+    let bad = || {
+        anyhow!("invalid -j/--jobs value '{spec}': expected N, N%, +N, -N or 0 (e.g. -j4, -j50%)")
+    };
+    let number = |s: &str| s.parse::<usize>().map_err(|_| bad());
+    let jobs = if let Some(pct) = spec.strip_suffix('%') {
+        (cpus * number(pct)? / 100).max(1)
+    } else if let Some(n) = spec.strip_prefix('+') {
+        cpus + number(n)?
+    } else if let Some(n) = spec.strip_prefix('-') {
+        cpus.saturating_sub(number(n)?).max(1)
+    } else {
+        match number(spec)? {
+            0 => zero_limit,
+            n => n,
+        }
+    };
+    Ok(jobs)
+}
+
+/// `-j 0`: each running job holds two pipes, so the open-file limit bounds concurrency.
+fn max_jobs_for_zero() -> usize {
+    let soft = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .map(|(soft, _)| soft)
+        .unwrap_or(1024);
+    let by_files = (soft.min(1 << 20) as usize).saturating_sub(32) / 4;
+    by_files.clamp(1, 4096)
+}
+
+/// Parses `-d`: one byte, or one of the escapes `\n`, `\t`, `\0`, `\\`.
+pub fn parse_delimiter(d: &[u8]) -> Result<u8> {
+    match d {
+        [b] => Ok(*b),
+        b"\\n" => Ok(b'\n'),
+        b"\\t" => Ok(b'\t'),
+        b"\\0" => Ok(0),
+        b"\\\\" => Ok(b'\\'),
+        _ => bail!(
+            "invalid -d/--delimiter '{}': expected one byte or one of \\n \\t \\0 \\\\",
+            String::from_utf8_lossy(d)
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jobs_accepts_every_documented_form() {
+        assert_eq!(parse_jobs("3", 2, 100).unwrap(), 3);
+        assert_eq!(parse_jobs("50%", 4, 100).unwrap(), 2);
+        assert_eq!(parse_jobs("10%", 2, 100).unwrap(), 1);
+        assert_eq!(parse_jobs("+2", 2, 100).unwrap(), 4);
+        assert_eq!(parse_jobs("-1", 2, 100).unwrap(), 1);
+        assert_eq!(parse_jobs("-5", 2, 100).unwrap(), 1);
+        assert_eq!(parse_jobs("0", 2, 100).unwrap(), 100);
+        for bad in ["", "x", "1.5", "%", "+", "-x", "2x"] {
+            assert!(parse_jobs(bad, 2, 100).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn delimiter_escapes() {
+        assert_eq!(parse_delimiter(b",").unwrap(), b',');
+        assert_eq!(parse_delimiter(b"\\t").unwrap(), b'\t');
+        assert_eq!(parse_delimiter(b"\\0").unwrap(), 0);
+        assert_eq!(parse_delimiter(b"\\\\").unwrap(), b'\\');
+        assert!(parse_delimiter(b"ab").is_err());
+        assert!(parse_delimiter(b"").is_err());
+    }
+
+    #[test]
+    fn command_words_and_sources_split_at_markers() {
+        let words: Vec<OsString> = ["echo", "{}", ":::", "a", "b", "::::", "f", "-", ":::"]
+            .iter()
+            .map(OsString::from)
+            .collect();
+        let (cmd, sources) = split_command(words);
+        assert_eq!(cmd, ["echo", "{}"]);
+        assert_eq!(
+            sources,
+            [
+                SourceSpec::Inline(vec![b"a".to_vec(), b"b".to_vec()]),
+                SourceSpec::File("f".into()),
+                SourceSpec::Stdin,
+                SourceSpec::Inline(vec![]),
+            ]
+        );
+    }
+}

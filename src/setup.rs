@@ -1,0 +1,126 @@
+//! What a run sets up before any job starts: the file-system and `$PATH` work that
+//! [`Config::from_cli`] leaves out, so that a usage error leaves nothing behind.
+//!
+//! Everything that only reads comes first — the joblog to resume from, the
+//! `--sshlogin-file`s, the `$PATH` lookups, the input sources — and what writes comes last:
+//! the `--results` directory, then the joblog, which a fresh run truncates. So a run that
+//! cannot start for any of the earlier reasons changes no file. `--dry-run` writes nothing.
+
+use std::collections::HashSet;
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+use crate::collect::joblog::{self, JobLog};
+use crate::config::{Config, ControlConfig, Pool, Resume, path_candidates};
+use crate::input::{self, JobReader};
+use crate::remote::{RemoteConfig, hosts};
+
+/// A run, ready to start.
+pub struct Setup {
+    /// The configuration, with the fields setup fills in filled in.
+    pub config: Config,
+    /// The input sources, opened.
+    pub jobs: JobReader,
+    /// The open `--joblog` (none with `--dry-run`).
+    pub joblog: Option<JobLog>,
+}
+
+/// Reads and creates what `config` names, and fills in the fields of `config` that need
+/// the file system: [`ControlConfig::skip`], the hosts of the `--sshlogin-file`s,
+/// [`Config::program`] and [`Config::shell`]. Call it once per run.
+pub fn prepare(mut config: Config) -> Result<Setup> {
+    config.control.skip = jobs_to_skip(&config.control)?;
+    if let Some(remote) = &mut config.remote {
+        read_host_files(remote)?;
+    }
+    find_programs(&mut config)?;
+    let jobs = input::open(&config.input)?;
+    let joblog = if config.dry_run {
+        None
+    } else {
+        create_outputs(&config)?
+    };
+    Ok(Setup {
+        config,
+        jobs,
+        joblog,
+    })
+}
+
+/// `--resume` / `--resume-failed`: the jobs the existing joblog says need not run again.
+fn jobs_to_skip(control: &ControlConfig) -> Result<HashSet<u64>> {
+    let (Some(path), Some(resume)) = (&control.joblog, control.resume) else {
+        return Ok(HashSet::new());
+    };
+    Ok(joblog::read(path)?
+        .into_iter()
+        .filter(|&(_, succeeded)| resume == Resume::All || succeeded)
+        .map(|(seq, _)| seq)
+        .collect())
+}
+
+/// Adds the hosts of each `--sshlogin-file` to those of `-S`; a host may still be given
+/// only once in all of them.
+fn read_host_files(remote: &mut RemoteConfig) -> Result<()> {
+    for path in &remote.host_files {
+        remote.hosts.extend(hosts::read_file(path)?);
+    }
+    hosts::check_unique(&remote.hosts)
+}
+
+/// Finds the program and the shell in `$PATH` once, so that each spawn is a single exec.
+/// With `--pool process`, a worker that cannot start fails the run here.
+fn find_programs(config: &mut Config) -> Result<()> {
+    let name = config.template.literal_program().map(OsStr::from_bytes);
+    config.program =
+        name.and_then(|name| find_in_path(name).map(|path| (name.to_os_string(), path)));
+    if let (Pool::Process, Some(name)) = (config.pool, name) {
+        // One command serves every item: if it cannot start, say so once, up front.
+        let found = if name.as_bytes().contains(&b'/') {
+            is_executable(Path::new(name))
+        } else {
+            config.program.is_some()
+        };
+        if !found {
+            bail!("cannot run '{}': command not found", name.to_string_lossy());
+        }
+    }
+    if let Some(path) = find_in_path(&config.shell) {
+        config.shell = path.into_os_string();
+    }
+    Ok(())
+}
+
+/// Creates the `--results` directory and opens the joblog: for a fresh run, a new one.
+fn create_outputs(config: &Config) -> Result<Option<JobLog>> {
+    if let Some(dir) = &config.output.results {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create --results directory '{}'", dir.display()))?;
+    }
+    let control = &config.control;
+    control
+        .joblog
+        .as_deref()
+        .map(|path| JobLog::open(path, control.resume.is_some()))
+        .transpose()
+}
+
+/// Where `execvp` would find `name`: the first executable regular file among its
+/// [`path_candidates`]. `None` for a name with a slash (used as it is) or one not found (the
+/// spawn then reports it).
+fn find_in_path(name: &OsStr) -> Option<PathBuf> {
+    if name.as_bytes().contains(&b'/') {
+        return None;
+    }
+    path_candidates(name.as_bytes())
+        .into_iter()
+        .map(|candidate| PathBuf::from(OsString::from_vec(candidate)))
+        .find(|candidate| is_executable(candidate))
+}
+
+fn is_executable(path: &Path) -> bool {
+    path.is_file() && nix::unistd::access(path, nix::unistd::AccessFlags::X_OK).is_ok()
+}

@@ -173,17 +173,28 @@ def summary(runs, loads):
             if name.startswith("pmap"):
                 if floor:
                     rows.append(("spawn", name, cell, f"{m / med(floor.wall):.2f}× floor",
-                                 "≤ 1.15× floor", yes(m / med(floor.wall) <= 1.15)))
+                                 "≤ 1.05× floor", yes(m / med(floor.wall) <= 1.05)))
                 else:
-                    rows.append(("spawn", name, cell, "n/a (no floor)", "≤ 1.15× floor", "—"))
+                    rows.append(("spawn", name, cell, "n/a (no floor)", "≤ 1.05× floor", "—"))
                 if xargs:
                     rows.append(("spawn", name, "″", f"{m / med(xargs.wall):.2f}× xargs",
                                  "≤ 0.75× xargs", yes(m / med(xargs.wall) <= 0.75)))
                 else:
                     rows.append(("spawn", name, "″", "n/a (no xargs)", "≤ 0.75× xargs", "—"))
                 cpu = med(r.col(1)) / r.n
-                rows.append(("spawn", f"{name}: own CPU per job", us(cpu), "—",
-                             "≤ 50 µs", yes(cpu <= 50e-6)))
+                if floor:
+                    floor_cpu = med(floor.col(1)) / floor.n
+                    rows.append(("spawn", f"{name}: own CPU per job", us(cpu),
+                                 f"{cpu / floor_cpu:.2f}× floor's", "≤ 1.6× floor's",
+                                 yes(cpu <= 1.6 * floor_cpu)))
+                else:
+                    rows.append(("spawn", f"{name}: own CPU per job", us(cpu), "n/a (no floor)",
+                                 "≤ 1.6× floor's", "—"))
+                capture = sp.get("floor-capture")
+                if capture:
+                    capture_cpu = med(capture.col(1)) / capture.n
+                    rows.append(("spawn", f"{name}: own CPU per job", "″",
+                                 f"{cpu / capture_cpu:.2f}× floor-capture's", "—", ""))
             else:
                 ratio = f"{m / med(floor.wall):.2f}× floor" if floor else "—"
                 rows.append(("spawn", name, cell, ratio, "—", ""))

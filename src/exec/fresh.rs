@@ -140,3 +140,50 @@ pub fn attempt_in_process(
     result.host = place.host.cloned();
     (result, results)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::JobStatus;
+    use crate::exec::testing::{env, job, output};
+
+    #[test]
+    fn runs_a_job_as_its_own_process_and_captures_both_streams() {
+        let script = r#"echo "$PMAP_SEQ $PMAP_SLOT $1"; echo oops >&2; exit 3"#;
+        let (env, _events) = env(&["-j2", "sh", "-c", script, "sh", "{}", ":::", "x"]);
+        let mut executor = FreshProcess::new(&env, 2, None).unwrap();
+        let mut started = 0;
+        let (mut result, _) = executor
+            .attempt(&job(7, "a b"), &mut || started += 1)
+            .unwrap();
+        assert_eq!(started, 1);
+        assert_eq!(result.status, JobStatus::Exited(3));
+        assert_eq!((result.seq, result.slot), (7, 2));
+        assert_eq!(output(&mut result), ("7 2 a b\n".into(), "oops\n".into()));
+    }
+
+    #[test]
+    fn a_program_that_cannot_be_found_is_127_with_a_message() {
+        let (env, _events) = env(&["pmap-surely-missing-program", ":::", "x"]);
+        let mut executor = FreshProcess::new(&env, 1, None).unwrap();
+        let (result, _) = executor.attempt(&job(1, "x"), &mut || {}).unwrap();
+        assert_eq!(
+            result.status,
+            JobStatus::NotStarted {
+                code: 127,
+                message: "cannot run 'pmap-surely-missing-program': command not found".into()
+            }
+        );
+    }
+
+    #[test]
+    fn a_timeout_ends_the_job_with_sigterm() {
+        let (env, _events) = env(&["--timeout", "0.2", "sleep", "{}", ":::", "x"]);
+        let mut executor = FreshProcess::new(&env, 1, None).unwrap();
+        let clock = Instant::now();
+        let (result, _) = executor.attempt(&job(1, "30"), &mut || {}).unwrap();
+        assert!(result.timed_out);
+        assert_eq!(result.status, JobStatus::Signaled(15));
+        assert!(clock.elapsed() < std::time::Duration::from_secs(10));
+    }
+}

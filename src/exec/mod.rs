@@ -25,6 +25,8 @@ pub mod slots;
 pub mod spawn;
 pub mod ssh;
 pub mod supervise;
+#[cfg(test)]
+mod testing;
 pub mod worker;
 
 use std::ffi::{OsStr, OsString};

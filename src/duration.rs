@@ -2,7 +2,11 @@
 
 use std::time::Duration;
 
-use anyhow::{Result, anyhow};
+use anyhow::{Result, anyhow, bail};
+
+/// The longest duration pmap takes (about 31 years): longer ones are usage errors rather
+/// than deadlines past what the clock can hold.
+pub const MAX: Duration = Duration::from_secs(1_000_000_000);
 
 /// Parses a duration; a bare number is seconds.
 pub fn parse(flag: &str, s: &str) -> Result<Duration> {
@@ -24,7 +28,14 @@ pub fn parse(flag: &str, s: &str) -> Result<Duration> {
         "d" => 86400.0,
         _ => return Err(bad()),
     };
-    Duration::try_from_secs_f64(value * scale).map_err(|_| bad())
+    let duration = Duration::try_from_secs_f64(value * scale).map_err(|_| bad())?;
+    if duration > MAX {
+        bail!(
+            "invalid {flag} duration '{s}': at most {} s (about 31 years)",
+            MAX.as_secs()
+        );
+    }
+    Ok(duration)
 }
 
 #[cfg(test)]
@@ -44,7 +55,18 @@ mod tests {
         );
         assert_eq!(parse("--timeout", "2m").unwrap(), Duration::from_secs(120));
         assert_eq!(parse("--timeout", "1h").unwrap(), Duration::from_secs(3600));
-        for bad in ["", "s", "1x", "-1", "1.2.3", "ms", "1 s"] {
+        assert_eq!(parse("--delay", "1000000000").unwrap(), MAX);
+        for bad in [
+            "",
+            "s",
+            "1x",
+            "-1",
+            "1.2.3",
+            "ms",
+            "1 s",
+            "1000000001",
+            "1e400",
+        ] {
             assert!(parse("--timeout", bad).is_err(), "{bad}");
         }
     }

@@ -11,7 +11,8 @@ pub enum Outcome {
     JobsFailed(u64),
     /// Interrupted by this signal (SIGINT: exit 130, SIGTERM: exit 143).
     Interrupted(i32),
-    /// pmap itself could not run: bad usage, unreadable input (exit 255).
+    /// pmap itself could not run: bad usage, unreadable input, or an internal error (a
+    /// panic, whose message is on stderr) (exit 255).
     Error,
 }
 

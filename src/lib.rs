@@ -40,8 +40,28 @@ use halt::HaltWatch;
 use remote::Remote;
 use setup::Setup;
 
-/// Runs pmap with these command-line arguments (the first is the program name).
+/// Set by the panic hook: pmap failed in a way its own code did not expect.
+static PANICKED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Runs pmap with these command-line arguments (the first is the program name). A panic
+/// anywhere in pmap (its message is printed) makes the outcome [`Outcome::Error`], never a
+/// success or a count of failed jobs.
 pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> Outcome {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        PANICKED.store(true, Ordering::SeqCst);
+        report(info);
+    }));
+    signals::reset_child_signal();
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parse_and_run(args)));
+    match outcome {
+        Ok(outcome) if !PANICKED.load(Ordering::SeqCst) => outcome,
+        _ => Outcome::Error,
+    }
+}
+
+/// Parses, validates and runs.
+fn parse_and_run(args: impl IntoIterator<Item = OsString>) -> Outcome {
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),

@@ -58,6 +58,18 @@ pub fn job_defaults() -> SigSet {
         .collect()
 }
 
+/// Puts SIGCHLD back to its default if pmap inherited it ignored: then the kernel would reap
+/// every job itself, and pmap could not learn how any of them ended.
+pub fn reset_child_signal() {
+    if is_ignored(Signal::SIGCHLD) {
+        // SAFETY: SIG_DFL installs no handler, so no code can run on the signal; nothing in
+        // pmap relies on SIGCHLD being ignored.
+        let _ = unsafe {
+            nix::sys::signal::signal(Signal::SIGCHLD, nix::sys::signal::SigHandler::SigDfl)
+        };
+    }
+}
+
 fn is_ignored(signal: Signal) -> bool {
     // SAFETY: a zeroed sigaction is a valid value to be overwritten; with a null new action
     // sigaction only reads the current one into `old`, which is read only if it succeeded.

@@ -1,4 +1,4 @@
-//! SPEC §3, how a job's process starts (src/pool/spawn.rs and src/pool/child.rs): the
+//! SPEC §3, how a job's process starts (src/exec/spawn.rs, src/signals.rs): the
 //! signals it starts with, and the `$PATH` search for a program named by a template.
 
 mod common;
@@ -34,6 +34,28 @@ blk=$(awk '/^SigBlk/ {print $2}' /proc/$$/status)
 echo "ignored $(( 0x$ign & 0x5003 )) blocked $(( 0x$blk ))""#;
     let out = run_cmd(pmap().args(["-j2", check, ":::", "1", "2", "3"]), "");
     out.ok(b"ignored 0 blocked 0\n".repeat(3));
+}
+
+#[test]
+fn signals_pmap_inherited_as_ignored_stay_ignored_for_its_jobs() {
+    // As under xargs: `trap '' …` then `exec pmap` hands pmap INT, HUP and PIPE ignored
+    // (SIGPIPE too, though Rust's runtime ignores it before main either way); the jobs
+    // get them ignored (bits 1, 2 and 13 of SigIgn), TERM still at its default.
+    let check = r#"awk '/^SigIgn/ {print $2}' /proc/$$/status"#;
+    let line = format!(
+        r#"trap '' INT HUP PIPE; exec '{}' -j2 sh -c "$1" sh ::: 1 2"#,
+        common::pmap_path()
+    );
+    let ignored = |out: &[u8]| -> Vec<u64> {
+        String::from_utf8_lossy(out)
+            .lines()
+            .map(|l| u64::from_str_radix(l.trim(), 16).unwrap() & 0x5003)
+            .collect()
+    };
+    let mut sh = assert_cmd::Command::new("sh");
+    let out = run_cmd(sh.args(["-c", &line, "sh", check]), "");
+    assert_eq!((out.code, out.stderr.as_str()), (0, ""), "{out:?}");
+    assert_eq!(ignored(&out.stdout), [0x1003, 0x1003], "{out:?}");
 }
 
 #[test]

@@ -117,7 +117,9 @@ impl Collector<'_> {
         match event {
             Event::Output { seq, stream, data } => self.printer.output(seq, stream, data),
             Event::Finished(result) => {
-                if let Some(log) = &mut self.joblog {
+                // A job pmap itself ended while stopping did not finish: it gets no row,
+                // so that `--resume` runs it again.
+                if let Some(log) = self.joblog.as_mut().filter(|_| !result.interrupted) {
                     if let Err(e) = log.record(&result) {
                         self.printer
                             .notice(&format!("cannot write --joblog: {e}; no longer logging"));

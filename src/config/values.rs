@@ -10,13 +10,22 @@ use regex::bytes::Regex;
 
 use crate::input::SourceSpec;
 
-/// `-j`, if given; one job per CPU otherwise.
+/// The most jobs pmap runs at once. Each running job holds a thread and two pipes, so far
+/// fewer fit under the usual limits; past this, a larger `-j` only costs memory.
+pub const MAX_JOBS: usize = 32_768;
+
+/// `-j`, if given; one job per CPU otherwise. A `-j` above [`MAX_JOBS`] runs at most that
+/// many, with a note.
 pub(super) fn jobs(spec: Option<&str>) -> Result<usize> {
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    match spec {
-        None => Ok(cpus),
-        Some(spec) => parse_jobs(spec, cpus, max_jobs_for_zero()),
+    let jobs = match spec {
+        None => cpus,
+        Some(spec) => parse_jobs(spec, cpus, max_jobs_for_zero())?,
+    };
+    if jobs > MAX_JOBS {
+        eprintln!("pmap: -j {jobs} is more than pmap runs at once; running at most {MAX_JOBS}");
     }
+    Ok(jobs.min(MAX_JOBS))
 }
 
 /// Compiles `--colsep`.
@@ -81,9 +90,9 @@ pub fn parse_jobs(spec: &str, cpus: usize, zero_limit: usize) -> Result<usize> {
     };
     let number = |s: &str| s.parse::<usize>().map_err(|_| bad());
     let jobs = if let Some(pct) = spec.strip_suffix('%') {
-        (cpus * number(pct)? / 100).max(1)
+        (cpus.saturating_mul(number(pct)?) / 100).max(1)
     } else if let Some(n) = spec.strip_prefix('+') {
-        cpus + number(n)?
+        cpus.saturating_add(number(n)?)
     } else if let Some(n) = spec.strip_prefix('-') {
         cpus.saturating_sub(number(n)?).max(1)
     } else {

@@ -129,7 +129,8 @@ pub fn attempt_in_process(
             env.control.register(slot, pid, stdin);
             let pipes = [Some(process.stdout), Some(process.stderr)];
             let signal = |sig| env.control.signal_slot(slot, sig);
-            let timed_out = supervise(pid, &signal, pipes, &mut sink, buf, limit.as_ref());
+            let grace = config.control.kill_grace;
+            let timed_out = supervise(pid, &signal, pipes, &mut sink, buf, limit.as_ref(), grace);
             (env.control.reap(slot, pid, &name), timed_out)
         }
     };

@@ -1,7 +1,8 @@
 //! Watching one started process to its end: drain stdout and stderr together (so neither
 //! pipe fills up and blocks the child), enforce `--timeout` with SIGTERM then SIGKILL to
-//! the whole process group, and wait for the exit without reaping, so that the process
-//! group id stays valid while pmap may still signal it.
+//! the whole process group, give up on pipes that outlive the process by more than the
+//! kill grace, and wait for the exit without reaping, so that the process group id stays
+//! valid while pmap may still signal it.
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -15,6 +16,7 @@ use nix::unistd::Pid;
 
 use crate::capture::sink::JobSink;
 use crate::event::Stream;
+use crate::exec::escalate::Escalation;
 
 const STREAMS: [Stream; 2] = [Stream::Stdout, Stream::Stderr];
 
@@ -25,8 +27,11 @@ pub struct Limit {
 }
 
 /// Drains `pipes` into `sink` until they close and `pid` has exited (not reaped).
-/// `signal` ends the job (its process group). Returns whether the job overran its limit and
-/// was signalled.
+/// `signal` ends the job (its process group), on the [`Escalation`] ladder once `limit`'s
+/// timeout has passed. Once the process has exited, its pipes are read for at most
+/// `pipe_grace` more: a descendant that left the job's process group (`setsid`) and holds
+/// them open does not keep pmap waiting. Returns whether the job overran its limit and was
+/// signalled.
 pub fn supervise(
     pid: i32,
     signal: &dyn Fn(Signal),
@@ -34,71 +39,75 @@ pub fn supervise(
     sink: &mut JobSink<'_>,
     buf: &mut [u8],
     limit: Option<&Limit>,
+    pipe_grace: Duration,
 ) -> bool {
     let mut open: [Option<File>; 2] = pipes.map(|p| p.map(File::from));
-    let Some(limit) = limit else {
-        // The exit itself is waited for when the job is reaped (`Control::reap`).
-        drain(&mut open, sink, buf, None, None);
-        return false;
-    };
+    // Readable once the process has exited. Without one (Linux before 5.3), the process is
+    // looked at every 50 ms instead.
     let pidfd = pidfd_open(pid);
-    let mut deadline = Instant::now() + limit.timeout;
-    let mut stage = 0; // 0: running, 1: SIGTERM sent, 2: SIGKILL sent
+    let mut ladder = limit.and_then(|l| Escalation::after(l.timeout, l.grace));
     let mut exited = false;
+    let mut pipes_until: Option<Instant> = None;
     loop {
         let now = Instant::now();
-        if now >= deadline && stage < 2 {
-            signal(if stage == 0 {
-                Signal::SIGTERM
-            } else {
-                Signal::SIGKILL
-            });
-            stage += 1;
-            deadline = now + limit.grace;
+        if let Some(sig) = ladder.as_mut().and_then(|l| l.due(now)) {
+            signal(sig);
             continue;
         }
-        let wait = (stage < 2).then(|| deadline.saturating_duration_since(now));
+        if exited {
+            if open.iter().all(Option::is_none) {
+                break;
+            }
+            let until =
+                *pipes_until.get_or_insert_with(|| now.checked_add(pipe_grace).unwrap_or(now));
+            if now >= until {
+                break;
+            }
+        }
+        let next = [ladder.as_ref().and_then(Escalation::deadline), pipes_until]
+            .into_iter()
+            .flatten()
+            .min();
+        let wait = next.map(|at| at.saturating_duration_since(now));
+        let poll_exit = if pidfd.is_some() {
+            wait
+        } else {
+            Some(wait.map_or(POLL_EXIT, |w| w.min(POLL_EXIT)))
+        };
         if open.iter().any(Option::is_some) {
-            // Without a pidfd, look at the process now and then.
-            let wait = match &pidfd {
-                Some(_) => wait,
-                None => Some(wait.map_or(Duration::from_millis(50), |w| {
-                    w.min(Duration::from_millis(50))
-                })),
-            };
-            exited |= drain(
-                &mut open,
-                sink,
-                buf,
-                wait,
-                pidfd.as_ref().filter(|_| !exited),
-            );
-            if pidfd.is_none() {
-                exited |= has_exited(pid);
+            let exit_fd = pidfd.as_ref().filter(|_| !exited);
+            exited |= drain(&mut open, sink, buf, poll_exit, exit_fd);
+            if pidfd.is_none() && !exited {
+                exited = has_exited(pid);
             }
         } else if exited || has_exited(pid) {
             break;
         } else {
-            match &pidfd {
-                Some(fd) => {
-                    let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
-                    let _ = poll(&mut fds, timeout_of(wait));
-                }
-                None => std::thread::sleep(wait.map_or(Duration::from_millis(50), |w| {
-                    w.min(Duration::from_millis(50))
-                })),
-            }
+            wait_for_exit_fd(pidfd.as_ref(), poll_exit);
             exited = has_exited(pid);
         }
-        if exited && open.iter().all(Option::is_none) {
-            break;
-        }
     }
-    if stage > 0 {
+    let timed_out = ladder.is_some_and(|l| l.started());
+    if timed_out {
         // Whatever is left of the group (grandchildren that ignored SIGTERM) dies too.
         signal(Signal::SIGKILL);
     }
-    stage > 0
+    timed_out
+}
+
+/// How often a process is looked at when there is no pidfd to wait on.
+const POLL_EXIT: Duration = Duration::from_millis(50);
+
+/// Waits up to `wait` (forever: `None`) for `pidfd` to become readable, or sleeps for
+/// `wait` without one.
+fn wait_for_exit_fd(pidfd: Option<&OwnedFd>, wait: Option<Duration>) {
+    match pidfd {
+        Some(fd) => {
+            let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+            let _ = poll(&mut fds, timeout_of(wait));
+        }
+        None => std::thread::sleep(wait.unwrap_or(POLL_EXIT)),
+    }
 }
 
 pub(crate) fn timeout_of(wait: Option<Duration>) -> PollTimeout {

@@ -1,0 +1,205 @@
+//! Faults a careful user meets (the faults issue): descendants that escape the job's
+//! process group, signals pmap inherited as ignored, jobs pmap itself interrupted and
+//! `--resume`, numbers at the edge. Hang tests carry their own time limits.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{pmap_path, processes_with, run, wait_with_timeout};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+/// Starts `sh -c LINE` in `dir` (LINE runs pmap, as `$PMAP`), stdout piped.
+fn shell(dir: &Path, line: &str) -> Child {
+    Command::new("sh")
+        .args(["-c", line])
+        .env("PMAP", pmap_path())
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sh starts")
+}
+
+/// Ends every process whose command line has `marker` (the test's own escaped sleeps).
+fn end_all(marker: &str) {
+    let _ = Command::new("pkill").args(["-KILL", "-f", marker]).status();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while processes_with(marker) > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn output(child: Child) -> (String, String) {
+    let out = child.wait_with_output().expect("output");
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_descendant_that_escapes_the_process_group_does_not_keep_pmap_waiting() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = "sleep 600.4141";
+    let line = format!(
+        r#""$PMAP" -k -j2 --kill-grace 0.5 sh -c 'setsid {marker} & echo "$1"' sh ::: a b"#
+    );
+    let clock = Instant::now();
+    let mut child = shell(dir.path(), &line);
+    let code = wait_with_timeout(&mut child, Duration::from_secs(20));
+    let took = clock.elapsed();
+    end_all(marker);
+    assert_eq!(code, 0);
+    assert_eq!(output(child), ("a\nb\n".into(), String::new()));
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+}
+
+#[test]
+fn a_timeout_ends_pmap_within_the_grace_even_if_a_descendant_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = "sleep 600.4142";
+    let line = format!(
+        r#""$PMAP" -j2 --timeout 1 --kill-grace 1 sh -c 'setsid {marker} & sleep 601.4142' ::: a b"#
+    );
+    let clock = Instant::now();
+    let mut child = shell(dir.path(), &line);
+    let code = wait_with_timeout(&mut child, Duration::from_secs(20));
+    let took = clock.elapsed();
+    end_all(marker);
+    assert_eq!(code, 2, "both jobs timed out");
+    assert!(
+        took < Duration::from_secs(4),
+        "timeout 1 + grace 1 + 1 s, took {took:?}"
+    );
+    assert_eq!(processes_with("sleep 601.4142"), 0);
+}
+
+#[test]
+fn sigint_ends_pmap_within_the_grace_even_if_a_descendant_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = "sleep 600.4143";
+    let mut child = Command::new(pmap_path())
+        .args(["-j2", "--kill-grace", "1", "sh", "-c"])
+        .arg(format!("setsid {marker} & sleep 601.4143"))
+        .args([":::", "a", "b"])
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while processes_with("sleep 601.4143") < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let sent = Instant::now();
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
+    let code = wait_with_timeout(&mut child, Duration::from_secs(20));
+    let took = sent.elapsed();
+    end_all(marker);
+    assert_eq!(code, 130);
+    assert!(
+        took < Duration::from_secs(3),
+        "grace 1 + 1 s, took {took:?}"
+    );
+}
+
+#[test]
+fn jobs_pmap_interrupted_are_not_logged_and_resume_runs_them_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = r#"case $1 in slow) sleep 30.4144;; esac; echo "$1""#;
+    let mut child = Command::new(pmap_path())
+        .args([
+            "-j2", "--joblog", "log", "sh", "-c", job, "sh", ":::", "quick", "slow",
+        ])
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let log = dir.path().join("log");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while (fs::read_to_string(&log).unwrap_or_default().lines().count() < 2
+        || processes_with("sleep 30.4144") == 0)
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
+    assert_eq!(wait_with_timeout(&mut child, Duration::from_secs(10)), 143);
+    let rows = fs::read_to_string(&log).unwrap();
+    assert_eq!(
+        rows.lines().count(),
+        2,
+        "the header and the quick job only:\n{rows}"
+    );
+    assert!(rows.lines().nth(1).unwrap().ends_with(" quick"), "{rows}");
+
+    let job = r#"echo "$1""#;
+    let mut again = common::pmap();
+    again.current_dir(dir.path()).args([
+        "--resume", "--joblog", "log", "sh", "-c", job, "sh", ":::", "quick", "slow",
+    ]);
+    common::run_cmd(&mut again, "").ok("slow\n");
+}
+
+#[test]
+fn a_sighup_pmap_inherited_as_ignored_stays_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let line = r#"trap '' HUP; "$PMAP" -k -j1 sh -c 'sleep 0.3; echo "$1"' sh ::: 1 2 3 4 & p=$!
+sleep 0.2; kill -HUP $p; wait $p"#;
+    let mut child = shell(dir.path(), line);
+    assert_eq!(wait_with_timeout(&mut child, Duration::from_secs(20)), 0);
+    assert_eq!(output(child), ("1\n2\n3\n4\n".into(), String::new()));
+}
+
+#[test]
+fn a_sigchld_inherited_as_ignored_does_not_fail_the_jobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let line = r#"trap '' CHLD; exec "$PMAP" -k sh -c 'exit $1' sh ::: 0 3"#;
+    let mut child = shell(dir.path(), line);
+    assert_eq!(wait_with_timeout(&mut child, Duration::from_secs(20)), 1);
+    assert_eq!(output(child), (String::new(), String::new()));
+}
+
+#[test]
+fn huge_numbers_are_usage_errors_or_clamped_never_a_panic() {
+    for (args, code) in [
+        (vec!["-j", "18446744073709551615", "echo", ":::", "a"], 0),
+        (vec!["-j", "1000000000", "echo", ":::", "a"], 0),
+        (vec!["-j", "+18446744073709551615", "echo", ":::", "a"], 0),
+        (vec!["-j", "18446744073709551615%", "echo", ":::", "a"], 0),
+        (
+            vec!["--timeout", "10000000000000000000", "echo", ":::", "a"],
+            255,
+        ),
+        (vec!["--kill-grace", "99999999999", "echo", ":::", "a"], 255),
+        (
+            vec!["--delay", "10000000000000000000s", "echo", ":::", "a"],
+            255,
+        ),
+    ] {
+        let out = run(&args, "");
+        assert_eq!(out.code, code, "{args:?}: {out:?}");
+        if code == 0 {
+            assert_eq!(out.stdout, b"a\n", "{args:?}: {out:?}");
+            assert!(
+                out.stderr.is_empty() || out.stderr.ends_with("running at most 32768\n"),
+                "{args:?}: {out:?}"
+            );
+        } else {
+            assert!(
+                out.stderr.starts_with("pmap: invalid "),
+                "{args:?}: {out:?}"
+            );
+            assert_eq!(out.stderr.lines().count(), 1, "{args:?}: {out:?}");
+        }
+    }
+}

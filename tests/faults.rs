@@ -162,11 +162,22 @@ sleep 0.2; kill -HUP $p; wait $p"#;
 
 #[test]
 fn a_sigchld_inherited_as_ignored_does_not_fail_the_jobs() {
-    let dir = tempfile::tempdir().unwrap();
-    let line = r#"trap '' CHLD; exec "$PMAP" -k sh -c 'exit $1' sh ::: 0 3"#;
-    let mut child = shell(dir.path(), line);
-    assert_eq!(wait_with_timeout(&mut child, Duration::from_secs(20)), 1);
-    assert_eq!(output(child), (String::new(), String::new()));
+    // bash, not sh: dash's `trap '' CHLD` leaves SIGCHLD at its default.
+    let line = r#"trap '' CHLD; exec "$PMAP" -k sh -c 'echo "$1"; exit $1' sh ::: 0 3"#;
+    let child = Command::new("bash")
+        .args(["-c", line])
+        .env("PMAP", pmap_path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("bash starts");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(
+        (&out.stdout[..], &out.stderr[..]),
+        (&b"0\n3\n"[..], &b""[..])
+    );
 }
 
 #[test]

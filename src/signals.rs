@@ -1,7 +1,9 @@
 //! Signals, on a dedicated thread (signal-hook): SIGINT and SIGTERM stop new jobs and end
 //! the running ones (SIGTERM to their process groups, SIGKILL after the grace); a second
 //! SIGINT or SIGTERM kills them at once. SIGHUP only stops new jobs and lets running ones
-//! finish. The collector notices and exits 130 or 143 once the jobs are gone.
+//! finish. SIGUSR1 lists the running jobs on stderr. Every other signal whose default would
+//! end pmap ([`ENDING`]) ends the jobs as SIGTERM does. The collector notices and exits
+//! 128 + the signal's number (130 for SIGINT, 143 for SIGTERM) once the jobs are gone.
 //!
 //! A signal pmap inherited as ignored (`nohup pmap …`, a shell's background job) stays
 //! ignored, for pmap and for its jobs, as under xargs: pmap installs no handler for it and
@@ -14,7 +16,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use nix::sys::signal::{SigSet, Signal};
-use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 use signal_hook::iterator::Signals;
 
 use crate::exec::Control;
@@ -80,11 +82,28 @@ fn is_ignored(signal: Signal) -> bool {
     }
 }
 
+/// Signals whose default action ends a process, besides INT, TERM and HUP: pmap ends its
+/// jobs on them as on SIGTERM before it exits, so that no job outlives it. (SIGSEGV, SIGBUS,
+/// SIGILL, SIGFPE and SIGABRT report faults in pmap itself and are not caught.)
+const ENDING: [i32; 10] = [
+    libc::SIGUSR2,
+    libc::SIGALRM,
+    libc::SIGQUIT,
+    libc::SIGVTALRM,
+    libc::SIGPROF,
+    libc::SIGIO,
+    libc::SIGPWR,
+    libc::SIGXCPU,
+    libc::SIGXFSZ,
+    libc::SIGSTKFLT,
+];
+
 /// Starts the signal thread for a run.
 pub fn install(control: Arc<Control>, grace: Duration) -> Result<()> {
-    let handled = [SIGINT, SIGTERM, SIGHUP]
+    let handled = [SIGINT, SIGTERM, SIGHUP, SIGUSR1]
         .into_iter()
-        .filter(|&s| Signal::try_from(s).is_ok_and(|s| !inherited_ignored(s)));
+        .chain(ENDING)
+        .filter(|&s| Signal::try_from(s).is_ok_and(|s| !inherited_ignored(s) && !is_ignored(s)));
     let mut signals = Signals::new(handled).context("cannot install signal handlers")?;
     std::thread::Builder::new()
         .name("pmap-signals".into())
@@ -92,6 +111,8 @@ pub fn install(control: Arc<Control>, grace: Duration) -> Result<()> {
             for signal in signals.forever() {
                 match signal {
                     SIGHUP => control.stop(),
+                    // The collector lists the running jobs on stderr, as GNU parallel does.
+                    SIGUSR1 => control.request_report(),
                     _ if control.interrupted_by().is_some() => control.kill_now(),
                     _ => {
                         control.set_interrupted(signal);

@@ -214,3 +214,97 @@ fn huge_numbers_are_usage_errors_or_clamped_never_a_panic() {
         }
     }
 }
+
+/// Starts pmap with `args` in `dir`, stdout and stderr piped, and waits until `n` processes
+/// have `marker` in their command line.
+fn pmap_with_jobs_running(dir: &Path, args: &[&str], marker: &str, n: usize) -> Child {
+    let child = Command::new(pmap_path())
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while processes_with(marker) < n {
+        assert!(Instant::now() < deadline, "the jobs never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
+}
+
+#[test]
+fn sigusr1_lists_the_running_jobs_and_the_run_carries_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["-j2", "-k", "sleep", "{}", ":::", "2.41451", "2.41452"];
+    let mut child = pmap_with_jobs_running(dir.path(), &args, "sleep 2.4145", 2);
+    let mut stderr = child.stderr.take().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let reader = {
+        let seen = std::sync::Arc::clone(&seen);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = std::io::Read::read(&mut stderr, &mut buf) {
+                seen.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        })
+    };
+    // A job is listed once its slot has registered it, just after it starts: ask until
+    // both are listed.
+    let both = |text: &str| text.contains("pmap: job 1 (") && text.contains("pmap: job 2 (");
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !both(&seen.lock().unwrap()) && Instant::now() < deadline {
+        kill(Pid::from_raw(child.id() as i32), Signal::SIGUSR1).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(wait_with_timeout(&mut child, Duration::from_secs(20)), 0);
+    reader.join().unwrap();
+    let err = seen.lock().unwrap().clone();
+    // The last report: both jobs, one line each, in slot order (slots race for jobs).
+    let mut last: Vec<&str> = err.lines().rev().take(2).collect();
+    last.sort_by_key(|line| line.get(..11).map(String::from));
+    for (line, (seq, arg)) in last.iter().zip([(1, "2.41451"), (2, "2.41452")]) {
+        assert!(
+            line.starts_with(&format!("pmap: job {seq} (slot ")),
+            "{err}"
+        );
+        assert!(line.contains(") running for "), "{err}");
+        assert!(line.ends_with(&format!(" s: sleep {arg}")), "{err}");
+    }
+    assert!(err.lines().all(|l| l.starts_with("pmap: job ")), "{err}");
+    assert_eq!(output(child), (String::new(), String::new()));
+}
+
+#[test]
+fn other_ending_signals_end_the_jobs_before_pmap_exits() {
+    for (signal, code) in [
+        (Signal::SIGUSR2, 140),
+        (Signal::SIGALRM, 142),
+        (Signal::SIGQUIT, 131),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = format!("sleep 60.{}", 4146 + code);
+        let args = ["-j2", "sh", "-c", &marker, ":::", "a", "b"];
+        let mut child = pmap_with_jobs_running(dir.path(), &args, &marker, 2);
+        let sent = Instant::now();
+        kill(Pid::from_raw(child.id() as i32), signal).unwrap();
+        assert_eq!(
+            wait_with_timeout(&mut child, Duration::from_secs(20)),
+            code,
+            "{signal}"
+        );
+        assert!(
+            sent.elapsed() < Duration::from_secs(4),
+            "{signal}: {:?}",
+            sent.elapsed()
+        );
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while processes_with(&marker) > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(processes_with(&marker), 0, "{signal}: a job outlived pmap");
+    }
+}

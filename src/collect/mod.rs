@@ -51,6 +51,9 @@ pub fn run(
     };
     let mut napping = false;
     loop {
+        if control.report_requests().try_recv().is_ok() {
+            collector.report_running(control);
+        }
         let event = match events.try_recv() {
             Ok(event) => event,
             Err(TryRecvError::Disconnected) => break,
@@ -77,6 +80,10 @@ pub fn run(
                             Err(_) => break,
                         },
                         recv(control.stopped()) -> _ => continue,
+                        recv(control.report_requests()) -> _ => {
+                            collector.report_running(control);
+                            continue;
+                        }
                     };
                     napping = blocked.elapsed() < BUSY;
                     event
@@ -113,6 +120,17 @@ struct Collector<'a> {
 }
 
 impl Collector<'_> {
+    /// SIGUSR1: one line per running job on stderr; the run carries on.
+    fn report_running(&mut self, control: &Control) {
+        let lines = control.running_report();
+        if lines.is_empty() {
+            self.printer.notice("no job is running");
+        }
+        for line in lines {
+            self.printer.notice(&line);
+        }
+    }
+
     fn handle(&mut self, event: Event) {
         match event {
             Event::Output { seq, stream, data } => self.printer.output(seq, stream, data),

@@ -16,6 +16,7 @@ use crate::exec::escalate::Escalation;
 use crate::exec::{spawn, supervise};
 use crate::halt::{HaltMode, HaltWatch};
 use crate::lock;
+use crate::template::Rendered;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
@@ -44,6 +45,10 @@ pub struct Control {
     halt: Option<HaltWatch>,
     /// `--kill-grace`, for a `--halt now` that ends the running jobs.
     grace: Duration,
+    /// SIGUSR1 asks the collector for a list of the running jobs (see
+    /// [`Control::request_report`]).
+    report_tx: Sender<()>,
+    report_rx: Receiver<()>,
     /// Run by [`Control::stop`], to wake threads blocked elsewhere than on `stopped()`.
     stop_hooks: Mutex<Vec<StopHook>>,
 }
@@ -53,6 +58,7 @@ type StopHook = Box<dyn Fn() + Send + Sync>;
 impl Control {
     pub fn new(slots: usize, halt: Option<HaltWatch>, grace: Duration) -> Self {
         let (stop_tx, stop_rx) = crossbeam_channel::bounded(0);
+        let (report_tx, report_rx) = crossbeam_channel::bounded(1);
         Control {
             stopping: AtomicBool::new(false),
             stop_tx: Mutex::new(Some(stop_tx)),
@@ -67,6 +73,8 @@ impl Control {
             halt,
             grace,
             stop_hooks: Mutex::new(Vec::new()),
+            report_tx,
+            report_rx,
         }
     }
 
@@ -232,6 +240,38 @@ impl Control {
         self.live_workers.fetch_sub(1, Ordering::SeqCst);
     }
 
+    /// Asks the collector to list the running jobs (SIGUSR1); a request already waiting
+    /// covers this one.
+    pub fn request_report(&self) {
+        let _ = self.report_tx.try_send(());
+    }
+
+    /// Requests for a list of the running jobs, for the collector to wait on.
+    pub fn report_requests(&self) -> &Receiver<()> {
+        &self.report_rx
+    }
+
+    /// One line per running job, in slot order, for SIGUSR1: its number, slot, how long it
+    /// has run, and its command.
+    pub fn running_report(&self) -> Vec<String> {
+        let now = Instant::now();
+        let mut lines = Vec::new();
+        for (i, slot) in self.running.iter().enumerate() {
+            if let Some(job) = &lock(slot).job {
+                let mut command = Vec::new();
+                job.command.display_line_into(&mut command);
+                lines.push(format!(
+                    "job {} (slot {}) running for {:.1} s: {}",
+                    job.seq,
+                    i + 1,
+                    now.duration_since(job.since).as_secs_f64(),
+                    String::from_utf8_lossy(&command)
+                ));
+            }
+        }
+        lines
+    }
+
     /// Sends `signal` to the process group of every running job (after hanging up the
     /// remote ones).
     pub fn signal_running(&self, signal: Signal) {
@@ -248,11 +288,18 @@ impl Control {
 
     /// Records that `slot` (1-based) runs the job whose process group is `pgid`; `stdin`
     /// is, for a remote job, the pipe to its ssh client that pmap closes to end the remote
-    /// command (see [`crate::remote::ssh`]). If the pool is being ended meanwhile, the job
+    /// command (see [`crate::remote::ssh`]); `job` is what SIGUSR1 reports about it. If the
+    /// pool is being ended meanwhile, the job
     /// is ended at once.
-    pub(crate) fn register(&self, slot: usize, pgid: i32, stdin: Option<OwnedFd>) {
+    pub(crate) fn register(
+        &self,
+        slot: usize,
+        pgid: i32,
+        stdin: Option<OwnedFd>,
+        job: Option<RunningJob>,
+    ) {
         let mut entry = lock(&self.running[slot - 1]);
-        *entry = Running { pgid, stdin };
+        *entry = Running { pgid, stdin, job };
         if self.is_terminating() {
             let killed = lock(&self.ladder).as_ref().is_none_or(Escalation::killed);
             entry.signal(if killed {
@@ -290,24 +337,29 @@ impl Control {
     }
 }
 
-/// The job running in a slot: its process group (0 if none) and, for a remote job, the
-/// write end of its ssh client's stdin.
+/// The job running in a slot: its process group (0 if none), for a remote job the write end
+/// of its ssh client's stdin, and what SIGUSR1 reports about it.
 #[derive(Default)]
 struct Running {
     pgid: i32,
     stdin: Option<OwnedFd>,
+    job: Option<RunningJob>,
+}
+
+/// A running job as SIGUSR1 reports it.
+pub struct RunningJob {
+    pub seq: u64,
+    pub since: Instant,
+    pub command: Rendered,
 }
 
 impl Running {
     fn signal(&mut self, signal: Signal) {
         self.stdin.take();
+        // The spawn returns only once the job leads its own process group (posix_spawn's
+        // SETPGROUP, std's process_group), so the group exists whenever pgid is set.
         if self.pgid > 0 {
-            // A job that has only just been cloned may not have made its own process group
-            // yet (it does so before it execs, with every signal blocked): then no group
-            // has its id, and the signal goes to the job itself, to be taken as it execs.
-            if killpg(Pid::from_raw(self.pgid), signal) == Err(nix::errno::Errno::ESRCH) {
-                let _ = nix::sys::signal::kill(Pid::from_raw(self.pgid), signal);
-            }
+            let _ = killpg(Pid::from_raw(self.pgid), signal);
         }
     }
 }

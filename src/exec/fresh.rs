@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::event::Event;
+use crate::exec::control::RunningJob;
 use crate::exec::spawn::{Spawner, Started};
 use crate::exec::supervise::{Limit, supervise};
 use crate::exec::{Attempt, Executor, Handback, JobEnv, argv_for, finish_attempt, not_started};
@@ -126,7 +127,12 @@ pub fn attempt_in_process(
         Ok((process, stdin)) => {
             let pid = process.pid;
             // A remote job's stdin stays open until the job is ended or reaped.
-            env.control.register(slot, pid, stdin);
+            let running = RunningJob {
+                seq: job.seq,
+                since: clock,
+                command: rendered,
+            };
+            env.control.register(slot, pid, stdin, Some(running));
             let pipes = [Some(process.stdout), Some(process.stderr)];
             let signal = |sig| env.control.signal_slot(slot, sig);
             let grace = config.control.kill_grace;

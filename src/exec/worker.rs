@@ -257,7 +257,7 @@ impl<'a> PersistentWorker<'a> {
             .env("PYTHONUNBUFFERED", "1");
         let mut child = command.spawn().map_err(|e| not_started(&name, &e))?;
         let pid = child.id() as i32;
-        env.control.register(self.slot, pid, None);
+        env.control.register(self.slot, pid, None, None);
         Ok(Worker {
             pid,
             stdin: child.stdin.take().map(|p| File::from(OwnedFd::from(p))),

@@ -308,3 +308,39 @@ fn other_ending_signals_end_the_jobs_before_pmap_exits() {
         assert_eq!(processes_with(&marker), 0, "{signal}: a job outlived pmap");
     }
 }
+
+#[test]
+fn a_joblog_row_means_the_output_was_delivered_even_after_kill_9() {
+    // With -k, nineteen jobs finish behind one slow job: their output is held, so none of
+    // them may be in the joblog when pmap is killed; --resume then runs them all again.
+    let dir = tempfile::tempdir().unwrap();
+    let job = r#"if [ "$1" = 1 ] && [ ! -e resumed ]; then sleep 30.4149; fi; echo "$1"; touch "done.$1""#;
+    let items: Vec<String> = (1..=20).map(|i| i.to_string()).collect();
+    let mut args = vec!["-k", "-j4", "--joblog", "log", "sh", "-c", job, "sh", ":::"];
+    args.extend(items.iter().map(String::as_str));
+    let mut child = Command::new(pmap_path())
+        .args(&args)
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while (2..=20).any(|i| !dir.path().join(format!("done.{i}")).exists()) {
+        assert!(Instant::now() < deadline, "the quick jobs never finished");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    end_all("sleep 30.4149");
+    let log = fs::read_to_string(dir.path().join("log")).unwrap();
+    assert_eq!(log.lines().count(), 1, "only the header: {log}");
+
+    fs::write(dir.path().join("resumed"), "").unwrap();
+    args.insert(0, "--resume");
+    let mut again = common::pmap();
+    again.current_dir(dir.path()).args(&args);
+    let expected: String = (1..=20).map(|i| format!("{i}\n")).collect();
+    common::run_cmd(&mut again, "").ok(expected);
+}

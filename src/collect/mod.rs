@@ -46,8 +46,7 @@ pub fn run(
     joblog: Option<JobLog>,
 ) -> Outcome {
     let mut collector = Collector {
-        printer: Printer::new(&config.output, budget),
-        joblog,
+        printer: Printer::new(&config.output, budget, joblog),
     };
     let mut napping = false;
     loop {
@@ -116,7 +115,6 @@ pub fn run(
 
 struct Collector<'a> {
     printer: Printer<'a>,
-    joblog: Option<JobLog>,
 }
 
 impl Collector<'_> {
@@ -134,19 +132,7 @@ impl Collector<'_> {
     fn handle(&mut self, event: Event) {
         match event {
             Event::Output { seq, stream, data } => self.printer.output(seq, stream, data),
-            Event::Finished(result) => {
-                // A job pmap itself ended while stopping did not finish: it gets no row,
-                // so that `--resume` runs it again.
-                if let Some(log) = self.joblog.as_mut().filter(|_| !result.interrupted) {
-                    if let Err(e) = log.record(&result) {
-                        self.printer
-                            .notice(&format!("cannot write --joblog: {e}; no longer logging"));
-                        self.printer.set_error();
-                        self.joblog = None;
-                    }
-                }
-                self.printer.finished(*result);
-            }
+            Event::Finished(result) => self.printer.finished(*result),
             Event::Skipped { seq } => self.printer.skipped(seq),
             Event::InputEnded { total } => self.printer.set_total(total),
             Event::Fatal(message) => {

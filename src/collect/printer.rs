@@ -2,7 +2,8 @@
 //! and chunks, `--json` records, `-k` ordering, and pmap's notices about failed jobs.
 //!
 //! With `-k`, the job whose turn it is prints live; output of later jobs is held (in spools,
-//! so it may spill to disk) until every earlier job has finished and printed.
+//! so it may spill to disk) until every earlier job has finished and printed. A job's
+//! `--joblog` row is written only once its output has been flushed to stdout.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -13,6 +14,7 @@ use std::sync::Arc;
 
 use crate::capture::json;
 use crate::capture::spool::{MemoryBudget, Spool};
+use crate::collect::joblog::JobLog;
 use crate::collect::progress::Progress;
 use crate::config::OutputConfig;
 use crate::event::{Captured, JobResult, JobStatus, Stream};
@@ -73,10 +75,16 @@ pub struct Printer<'a> {
     /// Stdout is gone (closed downstream or unwritable): print nothing more.
     closed: bool,
     progress: Option<Progress>,
+    /// `--joblog`: a job's row is written once its output has been (see `complete`).
+    joblog: Option<JobLog>,
 }
 
 impl<'a> Printer<'a> {
-    pub fn new(config: &'a OutputConfig, budget: Arc<MemoryBudget>) -> Self {
+    pub fn new(
+        config: &'a OutputConfig,
+        budget: Arc<MemoryBudget>,
+        joblog: Option<JobLog>,
+    ) -> Self {
         Printer {
             out: BufWriter::with_capacity(OUT_BUFFER, RawStdout::new()),
             config,
@@ -87,6 +95,7 @@ impl<'a> Printer<'a> {
             error: false,
             closed: false,
             progress: config.progress.and_then(Progress::new),
+            joblog,
         }
     }
 
@@ -281,6 +290,27 @@ impl<'a> Printer<'a> {
         }
         if let JobStatus::NotStarted { message, .. } = &result.status {
             self.notice(message);
+        }
+        self.log(&result);
+    }
+
+    /// Writes `result`'s joblog row, once its output is out of pmap: flushed to stdout, so
+    /// that a row in the log means the job is done and delivered, even if pmap is killed
+    /// right after. A job pmap itself ended while stopping did not finish, and a job whose
+    /// output could not be delivered (stdout closed) was not delivered: neither gets a row,
+    /// so `--resume` runs them again.
+    fn log(&mut self, result: &JobResult) {
+        if self.joblog.is_none() || result.interrupted {
+            return;
+        }
+        self.flush();
+        if self.closed {
+            return;
+        }
+        if let Some(Err(e)) = self.joblog.as_mut().map(|log| log.record(result)) {
+            self.notice(&format!("cannot write --joblog: {e}; no longer logging"));
+            self.error = true;
+            self.joblog = None;
         }
     }
 

@@ -191,12 +191,19 @@ fn run_slots(
 ) -> Outcome {
     let (events_tx, events_rx, nap) = event::channel((2 * config.jobs).clamp(16, 256));
     let budget = MemoryBudget::new(config.output.memory_limit);
+    let base_env = match exec::spawn::BaseEnv::capture() {
+        Ok(base_env) => base_env,
+        Err(e) => {
+            eprintln!("pmap: cannot open /dev/null: {e}");
+            return Outcome::Error;
+        }
+    };
     let env = JobEnv {
         config: Arc::clone(config),
         control: Arc::clone(control),
         events: events_tx,
         budget: Arc::clone(&budget),
-        base_env: exec::spawn::BaseEnv::capture(),
+        base_env,
         next_start: std::sync::Mutex::new(None),
         remote,
     };

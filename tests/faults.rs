@@ -344,3 +344,21 @@ fn a_joblog_row_means_the_output_was_delivered_even_after_kill_9() {
     let expected: String = (1..=20).map(|i| format!("{i}\n")).collect();
     common::run_cmd(&mut again, "").ok(expected);
 }
+
+#[test]
+fn out_of_descriptors_pmap_runs_fewer_jobs_at_once_instead_of_failing_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let line =
+        r#"ulimit -n 64; exec "$PMAP" -j 100 sh -c 'sleep 0.1; echo "$1"' sh ::: $(seq 200)"#;
+    let mut child = shell(dir.path(), line);
+    assert_eq!(wait_with_timeout(&mut child, Duration::from_secs(60)), 0);
+    let (out, err) = output(child);
+    let mut lines: Vec<u32> = out.lines().map(|l| l.parse().unwrap()).collect();
+    lines.sort_unstable();
+    assert_eq!(lines, (1..=200).collect::<Vec<_>>());
+    assert_eq!(
+        err,
+        "pmap: cannot start another job (Too many open files (os error 24)); \
+         running fewer jobs at once from now on\n"
+    );
+}

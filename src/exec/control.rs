@@ -240,6 +240,14 @@ impl Control {
         self.live_workers.fetch_sub(1, Ordering::SeqCst);
     }
 
+    /// Whether a job runs in any slot but `slot`.
+    pub(crate) fn others_running(&self, slot: usize) -> bool {
+        self.running
+            .iter()
+            .enumerate()
+            .any(|(i, running)| i + 1 != slot && lock(running).pgid > 0)
+    }
+
     /// Asks the collector to list the running jobs (SIGUSR1); a request already waiting
     /// covers this one.
     pub fn request_report(&self) {

@@ -8,7 +8,7 @@ use std::ffi::OsString;
 use std::io;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::event::Event;
 use crate::exec::control::RunningJob;
@@ -57,14 +57,7 @@ impl Executor for FreshProcess<'_> {
             let spawned = spawner.spawn(program, &args, &env.base_env, vars);
             (spawned.map(|s| (s, None)), name)
         };
-        Ok(attempt_in_process(
-            env,
-            job,
-            &place,
-            &mut self.buf,
-            started,
-            start,
-        ))
+        attempt_in_process(env, job, &place, &mut self.buf, started, start)
     }
 }
 
@@ -77,15 +70,16 @@ pub struct Place<'a> {
 /// One attempt at `job` as a process of its own, started by `start` from the rendered
 /// command and the job's variables: render, start, drain its output into the job's sink
 /// (enforcing `--timeout`), reap it. `started` runs once the process has started (or
-/// failed to).
+/// failed to). If the process cannot start for want of descriptors, processes or memory
+/// while other jobs run, the job comes back ([`Handback::Crowded`]) to wait for them.
 pub fn attempt_in_process(
     env: &JobEnv,
     job: &Job,
     place: &Place<'_>,
     buf: &mut [u8],
     started: &mut dyn FnMut(),
-    start: impl FnOnce(&Rendered, &[(&str, String)]) -> Spawned,
-) -> Attempt {
+    mut start: impl FnMut(&Rendered, &[(&str, String)]) -> Spawned,
+) -> Result<Attempt, Handback> {
     let config = &env.config;
     let slot = place.slot;
     let context = JobContext {
@@ -120,7 +114,7 @@ pub fn attempt_in_process(
     });
     let start_time = env.pace();
     let clock = Instant::now();
-    let (spawned, name) = start(&rendered, &vars);
+    let (spawned, name) = start_with_room(env, slot, || start(&rendered, &vars))?;
     started();
     let (status, timed_out) = match spawned {
         Err(e) => (not_started(&name, &e), false),
@@ -145,7 +139,49 @@ pub fn attempt_in_process(
         finish_attempt(sink, error, job.seq, slot, command_line, status, timing);
     result.timed_out = timed_out;
     result.host = place.host.cloned();
-    (result, results)
+    Ok((result, results))
+}
+
+/// How often, and how long apart, a start that failed for want of resources is tried
+/// again while no other job runs (other slots may be between jobs, holding descriptors).
+const ROOM_TRIES: u32 = 10;
+const ROOM_WAIT: Duration = Duration::from_millis(20);
+
+/// Starts the process with `start`. If that fails for want of resources while other jobs
+/// run, the job is given back to wait for them ([`Handback::Crowded`]); while none runs,
+/// it is tried again a few times before the failure stands.
+fn start_with_room(
+    env: &JobEnv,
+    slot: usize,
+    mut start: impl FnMut() -> Spawned,
+) -> Result<Spawned, Handback> {
+    let mut tries = 0;
+    loop {
+        let (spawned, name) = start();
+        let Err(e) = &spawned else {
+            return Ok((spawned, name));
+        };
+        if !out_of_resources(e) {
+            return Ok((spawned, name));
+        }
+        if env.control.others_running(slot) {
+            return Err(Handback::Crowded(e.to_string()));
+        }
+        if tries == ROOM_TRIES || env.control.is_stopping() {
+            return Ok((spawned, name));
+        }
+        tries += 1;
+        std::thread::sleep(ROOM_WAIT);
+    }
+}
+
+/// Whether starting a process failed for want of descriptors, processes or memory, which
+/// a job that ends gives back: not the job's fault.
+fn out_of_resources(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::EAGAIN | libc::ENOMEM)
+    )
 }
 
 #[cfg(test)]

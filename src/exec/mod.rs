@@ -77,8 +77,12 @@ pub trait Executor {
 }
 
 /// Why an attempt gives its job back unfinished.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Handback {
+    /// The job's process could not start for want of descriptors, processes or memory
+    /// (this error) while other jobs run: the job waits in the queue for one of them to
+    /// end, and this slot leaves, so that fewer jobs run at once from now on.
+    Crowded(String),
     /// The slot's host cannot be reached (any more): the job is to run elsewhere and this
     /// slot takes no more.
     HostLost,

@@ -14,6 +14,7 @@
 
 use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crossbeam_channel::{Receiver, Sender};
@@ -53,6 +54,8 @@ struct Shared {
     /// Opens a slot: its number goes to the pool's thread, which spawns its loop. Dropped
     /// when no more slots will open (the input has ended, or the run stops).
     opener: Mutex<Option<Sender<usize>>>,
+    /// A slot has left for want of system resources (said once per run).
+    crowded: AtomicBool,
 }
 
 /// The handle the job reader submits work through. Dropping it means the input has ended:
@@ -85,8 +88,11 @@ pub fn start(env: JobEnv) -> io::Result<(Submitter, Slots)> {
     let remote = env.remote.is_some();
     let (opener, opened) = crossbeam_channel::unbounded();
     let shared = Arc::new(Shared {
-        queue: WorkQueue::new(ahead, remote),
+        // Jobs may come back (a lost host, no room for another process): slots wait for
+        // what may come back before they leave.
+        queue: WorkQueue::new(ahead, true),
         opener: Mutex::new(Some(opener)),
+        crowded: AtomicBool::new(false),
         env,
     });
     // Weak: the slots' shared state (and with it the event channel's sender) must go
@@ -272,6 +278,13 @@ fn slot_loop<E: Executor>(shared: &Shared, mut executor: E) {
                         hand_back(shared, job);
                         break;
                     }
+                    Err((job, Handback::Crowded(why))) => {
+                        // The system has no room for another job: it waits for a running
+                        // one to end, and this slot leaves for the rest of the run.
+                        shared.queue.hand_back(Work::Job(job));
+                        crowded(shared, &why);
+                        break;
+                    }
                 };
                 let (succeeded, interrupted) = (result.succeeded(), result.interrupted);
                 held.event = Some(Event::Finished(Box::new(result)));
@@ -350,6 +363,15 @@ fn run_job<E: Executor>(
             return Err((job, Handback::Retry));
         }
         attempt += 1;
+    }
+}
+
+/// Says once per run that pmap runs fewer jobs at once than asked, and why.
+fn crowded(shared: &Shared, why: &str) {
+    if !shared.crowded.swap(true, Ordering::SeqCst) {
+        let _ = shared.env.events.send(Event::Notice(format!(
+            "cannot start another job ({why}); running fewer jobs at once from now on"
+        )));
     }
 }
 

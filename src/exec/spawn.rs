@@ -25,11 +25,16 @@ use nix::unistd::{Pid, pipe2};
 
 use crate::event::JobStatus;
 
-/// The environment every job inherits: pmap's own, minus the variables pmap sets per job.
-pub struct BaseEnv(Vec<CString>);
+/// What every job inherits, set up once per run: pmap's environment minus the variables
+/// pmap sets per job, and /dev/null for its stdin (one descriptor for every slot, so that
+/// a large `-j` does not spend the descriptors jobs need).
+pub struct BaseEnv {
+    vars: Vec<CString>,
+    dev_null: OwnedFd,
+}
 
 impl BaseEnv {
-    pub fn capture() -> Self {
+    pub fn capture() -> io::Result<Self> {
         let vars = std::env::vars_os()
             .filter(|(k, _)| !matches!(k.to_str(), Some("PMAP_SEQ" | "PMAP_SLOT" | "PMAP_HOST")))
             .filter_map(|(k, v)| {
@@ -39,7 +44,8 @@ impl BaseEnv {
                 CString::new(entry).ok()
             })
             .collect();
-        BaseEnv(vars)
+        let dev_null = OwnedFd::from(std::fs::File::open("/dev/null")?);
+        Ok(BaseEnv { vars, dev_null })
     }
 }
 
@@ -50,17 +56,15 @@ pub struct Started {
     pub stderr: OwnedFd,
 }
 
-/// One worker thread's spawning state: /dev/null, and the attributes every job starts
-/// with. Nothing of it is in use once [`Spawner::spawn`] has returned.
+/// One worker thread's spawning state: the attributes every job starts with. Nothing of it
+/// is in use once [`Spawner::spawn`] has returned.
 pub struct Spawner {
-    dev_null: OwnedFd,
     attr: PosixSpawnAttr,
     argv: Vec<CString>,
 }
 
 impl Spawner {
     pub fn new() -> io::Result<Self> {
-        let dev_null = OwnedFd::from(std::fs::File::open("/dev/null")?);
         let mut attr = PosixSpawnAttr::init()?;
         attr.set_flags(
             PosixSpawnFlags::POSIX_SPAWN_SETPGROUP
@@ -71,7 +75,6 @@ impl Spawner {
         attr.set_sigmask(&SigSet::empty())?;
         attr.set_sigdefault(&crate::signals::job_defaults())?;
         Ok(Spawner {
-            dev_null,
             attr,
             argv: Vec::new(),
         })
@@ -97,12 +100,17 @@ impl Spawner {
             .iter()
             .map(|(name, value)| cstring(format!("{name}={value}").as_bytes()))
             .collect::<io::Result<Vec<_>>>()?;
-        let envp: Vec<&CStr> = env.0.iter().chain(&extra).map(CString::as_c_str).collect();
+        let envp: Vec<&CStr> = env
+            .vars
+            .iter()
+            .chain(&extra)
+            .map(CString::as_c_str)
+            .collect();
 
         let (out_r, out_w) = pipe()?;
         let (err_r, err_w) = pipe()?;
         let mut actions = PosixSpawnFileActions::init()?;
-        actions.add_dup2(self.dev_null.as_raw_fd(), 0)?;
+        actions.add_dup2(env.dev_null.as_raw_fd(), 0)?;
         actions.add_dup2(out_w.as_raw_fd(), 1)?;
         actions.add_dup2(err_w.as_raw_fd(), 2)?;
         let pid = if program.as_bytes().contains(&b'/') {
@@ -170,7 +178,7 @@ mod tests {
     #[test]
     fn runs_a_program_with_its_environment_and_pipes() {
         let mut spawner = Spawner::new().unwrap();
-        let env = BaseEnv::capture();
+        let env = BaseEnv::capture().unwrap();
         let args = [
             OsStr::new("sh"),
             OsStr::new("-c"),
@@ -194,7 +202,7 @@ mod tests {
     #[test]
     fn a_missing_program_is_not_found() {
         let mut spawner = Spawner::new().unwrap();
-        let env = BaseEnv::capture();
+        let env = BaseEnv::capture().unwrap();
         let name = OsStr::new("pmap-surely-missing-program");
         let error = spawner.spawn(name, &[name], &env, &[]).err().unwrap();
         assert_eq!(error.kind(), io::ErrorKind::NotFound);

@@ -84,6 +84,7 @@ impl Executor for RemoteSlot<'_> {
         let start = |rendered: &Rendered, vars: &[(&str, String)]| this.start(job, rendered, vars);
         let attempt = attempt_in_process(env, job, &place, &mut buf, started, start);
         self.buf = buf;
+        let attempt = attempt?;
         // ssh's 255: the command's own status, or the host is gone. Ask the host.
         let result = &attempt.0;
         let maybe_lost = result.status == JobStatus::Exited(255)

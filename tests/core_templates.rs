@@ -358,3 +358,124 @@ fn shell_braces_stay_literal_in_shell_mode() {
     )
     .ok("1a1\nin-f\n");
 }
+
+// ---- values inside the template's own quotes ----
+
+#[test]
+fn values_inside_quotes_of_the_template_are_exactly_the_item() {
+    let items = ["a  b", "it's", "$HOME"];
+    let expected = "[a  b]\n[it's]\n[$HOME]\n";
+    for command in [r#"printf "[%s]\n" "{}""#, r"printf '[%s]\n' '{}'"] {
+        let mut argv = vec!["-k", command, ":::"];
+        argv.extend(items);
+        run(&argv, "").ok(expected);
+    }
+}
+
+/// Items that run code, expand or break the line if a shell reads them as anything but data.
+const HOSTILE: &[&str] = &[
+    "$(touch pwned)",
+    "`touch pwned`",
+    "\"; touch pwned; \"",
+    "'; touch pwned; '",
+    "\\",
+    "\\\"",
+    "$HOME",
+    "${HOME}",
+    "!",
+    "a\ntouch pwned\nb",
+    "it's",
+    "'\"$(touch pwned)\"'",
+    "\\$(touch pwned)",
+    "\\`touch pwned\\`",
+    "; touch pwned",
+    "| touch pwned",
+    "&& touch pwned &",
+    "> pwned",
+    "*",
+    "a  b",
+    "'",
+    "\"",
+    "$'\\x41'",
+    "# not a comment",
+    "\"'\"'\"",
+];
+
+/// Runs each template form with `print` as the command in `shell` (`None`: pmap's default,
+/// `/bin/sh`) over [`HOSTILE`], in a fresh directory, and returns what went wrong.
+fn hostile_failures(print: &str, shell: Option<&std::path::Path>) -> Vec<String> {
+    // (template, what stands before and after the item in the output)
+    let forms = [
+        ("{p} {}", "", ""),
+        (r#"{p} "{}""#, "", ""),
+        ("{p} '{}'", "", ""),
+        (r#"{p} "a{}b""#, "a", "b"),
+        ("{p} 'a{}b'", "a", "b"),
+        (r#"{p} "x" {} 'y'"#, "x ", " y"),
+    ];
+    let stdin = HOSTILE.join(",");
+    let mut failures = Vec::new();
+    for (form, before, after) in forms {
+        let command = form.replace("{p}", print);
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = common::pmap();
+        cmd.current_dir(dir.path())
+            .args(["-k", "-d", ",", &command]);
+        if let Some(shell) = shell {
+            cmd.env("PMAP_SHELL", shell);
+        }
+        let out = common::run_cmd(&mut cmd, stdin.clone());
+        let expected: String = HOSTILE
+            .iter()
+            .map(|item| format!("{before}{item}{after}\n"))
+            .collect();
+        if out.stdout != expected.as_bytes() || out.code != 0 || !out.stderr.is_empty() {
+            failures.push(format!("{command}: {out:?}"));
+        }
+        if dir.path().join("pwned").exists() {
+            failures.push(format!("{command}: an item ran code (pwned exists)"));
+        }
+    }
+    failures
+}
+
+#[test]
+fn hostile_items_are_data_whatever_quotes_surround_them() {
+    // dash's echo (the default /bin/sh) reads backslashes in its arguments, so there the
+    // command is an echo made of printf; bash's echo prints its arguments as they are.
+    let mut failures = hostile_failures(r#"e() { printf '%s\n' "$*"; }; e"#, None);
+    if let Some(bash) = common::program_or_skip("bash", "bash") {
+        failures.extend(hostile_failures("echo", Some(&bash)));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn dry_run_shows_values_quoted_for_the_quotes_they_stand_in() {
+    run(
+        [
+            "-k",
+            "--dry-run",
+            r#"printf "[%s]\n" "{}" '{}'"#,
+            ":::",
+            "it's $HOME",
+        ],
+        "",
+    )
+    .ok("printf \"[%s]\\n\" \"it's \\$HOME\" '''it'\\''s $HOME'''\n");
+}
+
+#[test]
+fn substitutions_inside_double_quotes_quote_values_afresh() {
+    run(
+        [
+            "-k",
+            r#"echo "$(printf '%s' {})" "`printf '%s' "{}"`""#,
+            ":::",
+            "a; b",
+            "$x",
+        ],
+        "",
+    )
+    .ok("a; b a; b\n$x $x\n");
+}

@@ -2,12 +2,20 @@
 //!
 //! The command is parsed once into a [`Template`]; each job renders it either into an argv
 //! (direct exec, no shell: every value is exactly one argument) or into one shell line in
-//! which every substituted value is quoted, so items are only ever data.
+//! which every substituted value is quoted for where it stands (`quoting`), so items are
+//! only ever data.
+
+mod quoting;
+mod shell_line;
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
 use thiserror::Error;
+
+use quoting::quote_into;
+pub use quoting::single_quote_into;
+use shell_line::ShellLine;
 
 /// A problem in the command template, found before any job runs.
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -58,7 +66,7 @@ enum Shape {
     /// Several words, or one plain word: executed directly.
     Direct(Vec<Word>),
     /// One shell line, run with `$PMAP_SHELL -c` or `/bin/sh -c`.
-    Shell(Word),
+    Shell(ShellLine),
     /// No command at all: each job's values, joined by spaces, are the shell line
     /// (GNU parallel's behaviour for `parallel ::: 'cmd1' 'cmd2'`).
     ItemsAreCommands,
@@ -105,7 +113,7 @@ impl Template {
         let shape = match words {
             [] => Shape::ItemsAreCommands,
             [one] if force_shell || needs_shell(one.as_bytes()) => {
-                Shape::Shell(parse(one.as_bytes())?)
+                Shape::Shell(ShellLine::new(parse(one.as_bytes())?))
             }
             _ if force_shell => {
                 let line = words
@@ -113,7 +121,7 @@ impl Template {
                     .map(|w| w.as_bytes())
                     .collect::<Vec<_>>()
                     .join(&b' ');
-                Shape::Shell(parse(&line)?)
+                Shape::Shell(ShellLine::new(parse(&line)?))
             }
             _ => Shape::Direct(
                 words
@@ -124,7 +132,7 @@ impl Template {
         };
         let pieces: Vec<&Piece> = match &shape {
             Shape::Direct(ws) => ws.iter().flat_map(|w| &w.0).collect(),
-            Shape::Shell(w) => w.0.iter().collect(),
+            Shape::Shell(line) => line.pieces.iter().map(|(p, _)| p).collect(),
             Shape::ItemsAreCommands => Vec::new(),
         };
         // Any replacement string, even `{#}` alone, means the values are not appended
@@ -153,14 +161,13 @@ impl Template {
     /// Whether the command uses anything of a particular job (`{}`, `{N}`, `{#}`, …), as
     /// opposed to only the slot (`{%}`).
     pub fn uses_job_values(&self) -> bool {
-        let words: Vec<&Word> = match &self.shape {
-            Shape::Direct(ws) => ws.iter().collect(),
-            Shape::Shell(w) => vec![w],
+        let pieces: Vec<&Piece> = match &self.shape {
+            Shape::Direct(ws) => ws.iter().flat_map(|w| &w.0).collect(),
+            Shape::Shell(line) => line.pieces.iter().map(|(p, _)| p).collect(),
             Shape::ItemsAreCommands => return true,
         };
-        words
+        pieces
             .iter()
-            .flat_map(|w| &w.0)
             .any(|p| matches!(p, Piece::Replace(v, _) if *v != Value::Slot))
     }
 
@@ -193,19 +200,7 @@ impl Template {
                 }
                 Rendered::Argv(argv)
             }
-            Shape::Shell(line) => {
-                let mut out = Vec::with_capacity(128);
-                for piece in &line.0 {
-                    render_piece(piece, job, &mut out, quote_into);
-                }
-                if !self.uses_items {
-                    for v in job.values {
-                        out.push(b' ');
-                        quote_into(v, &mut out);
-                    }
-                }
-                Rendered::ShellLine(out)
-            }
+            Shape::Shell(line) => Rendered::ShellLine(line.render(job, !self.uses_items)),
             Shape::ItemsAreCommands => Rendered::ShellLine(job.values.join(&b' ')),
         }
     }
@@ -255,29 +250,6 @@ fn needs_shell(word: &[u8]) -> bool {
         .any(|b| b.is_ascii_whitespace() || SHELL_SYNTAX.contains(b))
 }
 
-/// Appends `value` quoted for a POSIX shell. A NUL byte cannot reach a command at all, so it
-/// is quoted as-is and the spawn reports it.
-fn quote_into(value: &[u8], out: &mut Vec<u8>) {
-    match shlex::bytes::try_quote(value) {
-        Ok(q) => out.extend_from_slice(&q),
-        Err(_) => single_quote_into(value, out),
-    }
-}
-
-/// Appends `value` in single quotes (`'` as `'\''`): nothing in it is special to a POSIX
-/// shell, whatever it holds.
-pub fn single_quote_into(value: &[u8], out: &mut Vec<u8>) {
-    out.push(b'\'');
-    for &b in value {
-        if b == b'\'' {
-            out.extend_from_slice(b"'\\''");
-        } else {
-            out.push(b);
-        }
-    }
-    out.push(b'\'');
-}
-
 fn append_raw(value: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(value);
 }
@@ -303,7 +275,7 @@ fn render_piece(
     piece: &Piece,
     job: JobContext<'_>,
     out: &mut Vec<u8>,
-    emit: fn(&[u8], &mut Vec<u8>),
+    emit: impl Fn(&[u8], &mut Vec<u8>),
 ) {
     match piece {
         Piece::Literal(bytes) => out.extend_from_slice(bytes),
@@ -508,6 +480,32 @@ mod tests {
         assert_eq!(r, Rendered::ShellLine(b"echo '$(reboot)' | wc".to_vec()));
         let r = render(&["echo"], &[]);
         assert!(matches!(r, Rendered::Argv(_)));
+    }
+
+    #[test]
+    fn shell_lines_quote_values_for_the_quotes_they_stand_in() {
+        let line = |ws: &[&str], values: &[&[u8]]| match render(ws, values) {
+            Rendered::ShellLine(l) => String::from_utf8(l).unwrap(),
+            other => panic!("expected a shell line, got {other:?}"),
+        };
+        assert_eq!(line(&[r#"echo "{}""#], &[b"$x"]), r#"echo "\$x""#);
+        assert_eq!(line(&["echo '{}'"], &[b"it's"]), r"echo '''it'\''s'''");
+        assert_eq!(
+            line(&[r#"echo "{}" {}"#], &[b"a", b"b c"]),
+            r#"echo "a b c" a 'b c'"#
+        );
+        assert_eq!(
+            line(&["echo '{1}-{2}'"], &[b"a", b"b"]),
+            "echo '''a''-''b'''"
+        );
+        assert_eq!(line(&[r#"echo "{#}" \{}"#], &[b"a"]), r#"echo "7" \\a"#);
+        assert_eq!(line(&[r#"echo "x""#], &[b"$y"]), r#"echo "x" '$y'"#);
+        assert_eq!(line(&[r#"echo "x"#], &[b"$y"]), r#"echo "x \$y"#);
+        // A here-document is not followed: values are quoted as words, as before.
+        assert_eq!(
+            line(&["cat <<E\n'{}\nE\necho \"{}\""], &[b"a b"]),
+            "cat <<E\n''a b'\nE\necho \"'a b'\""
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! SPEC §5, the limits: a 100 MB line through `--line-buffer`, a job that fills its stderr
 //! pipe before printing anything on stdout, `-k` behind a slow job while others print
-//! 900 MB (spilled to disk, pmap's memory stays bounded), and stdout closed downstream.
+//! 900 MB (spilled to disk, pmap's memory stays bounded), a spill that fails (`$TMPDIR`
+//! missing: reported once, exit 255, no retry per write), and stdout closed downstream.
 
 mod common;
 
@@ -297,6 +298,66 @@ fn keep_order_spills_to_disk_and_memory_stays_bounded() {
         peak_kb < 100 * 1024,
         "pmap's peak RSS was {peak_kb} kB, more than 100 MB"
     );
+}
+
+// ---- a spill that fails ----
+
+/// Runs pmap under `TMPDIR=/nonexistent` with stdout counted and stderr in a file, where
+/// three jobs print 100 MB each, more than the 64 MiB bound; returns the bytes printed,
+/// stderr, exit code and time taken.
+fn run_without_tmpdir(mode: &[&str]) -> (u64, String, i32, Duration) {
+    let dir = tempfile::tempdir().unwrap();
+    let err_path = dir.path().join("stderr");
+    let mut args = mode.to_vec();
+    args.extend(["-j2", "sh", "-c", "head -c 100000000 /dev/zero"]);
+    args.extend([":::", "1", "2", "3"]);
+    let started = Instant::now();
+    let mut child = StdCommand::new(pmap_path())
+        .args(&args)
+        .env_remove("PMAP_SHELL")
+        .env("TMPDIR", "/nonexistent")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(fs::File::create(&err_path).unwrap())
+        .spawn()
+        .expect("pmap starts");
+    let mut stdout = child.stdout.take().unwrap();
+    let counter = std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    let code = wait_with_timeout(&mut child, Duration::from_secs(20));
+    let elapsed = started.elapsed();
+    let printed = counter.join().unwrap().unwrap();
+    (
+        printed,
+        fs::read_to_string(&err_path).unwrap(),
+        code,
+        elapsed,
+    )
+}
+
+#[test]
+fn a_failed_spill_is_reported_once_and_not_retried() {
+    let message = "pmap: cannot buffer output: cannot create a temporary file in \
+                   '/nonexistent': No such file or directory (os error 2)\n";
+    for mode in [&["-k"][..], &[], &["--lb"], &["-k", "-u"]] {
+        let (printed, stderr, code, elapsed) = run_without_tmpdir(mode);
+        let first = stderr.lines().next().unwrap_or_default();
+        assert!(
+            stderr == message,
+            "{mode:?}: expected one line {message:?}, got {} lines, the first {first:?}",
+            stderr.lines().count()
+        );
+        assert_eq!(code, 255, "{mode:?}");
+        assert!(
+            elapsed < Duration::from_secs(20),
+            "{mode:?} took {elapsed:?}"
+        );
+        // What could not be held is dropped, never more than that.
+        assert!(printed <= 300_000_000, "{mode:?} printed {printed} bytes");
+        if mode.contains(&"-k") {
+            // The job with the turn streams, and needs no buffer.
+            assert!(printed >= 100_000_000, "{mode:?} printed {printed} bytes");
+        }
+    }
 }
 
 // ---- stdout closed downstream ----

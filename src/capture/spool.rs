@@ -1,12 +1,19 @@
 //! Output buffers with a memory bound: a [`Spool`] keeps bytes in memory while the shared
 //! [`MemoryBudget`] allows, and moves them to an unlinked temporary file beyond it. So `-k`
 //! behind one slow job, or jobs printing gigabytes, never exhausts memory.
+//!
+//! If a spill fails (`$TMPDIR` missing, unwritable or full), the budget remembers the first
+//! failure and no spool tries again: a spool that would have to spill keeps what it holds
+//! and drops the rest of what it is given until it is emptied, so memory stays bounded and
+//! what it keeps is a prefix of what was pushed (batches on their way to the collector
+//! excepted: see [`Spool::in_flight`]). The collector reports the failure once
+//! ([`MemoryBudget::spill_failure`]) and the run exits 255.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::fd::{AsRawFd, RawFd};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
 /// How much of a spilled spool is read back at a time.
 const SPILL_READ_CHUNK: usize = 1 << 20;
@@ -16,6 +23,8 @@ const SPILL_READ_CHUNK: usize = 1 << 20;
 pub struct MemoryBudget {
     limit: usize,
     used: AtomicUsize,
+    /// Why spilling failed, the first time it did; no spill is tried after that.
+    spill_failure: OnceLock<String>,
 }
 
 impl MemoryBudget {
@@ -23,7 +32,20 @@ impl MemoryBudget {
         Arc::new(MemoryBudget {
             limit,
             used: AtomicUsize::new(0),
+            spill_failure: OnceLock::new(),
         })
+    }
+
+    /// Why output had to be dropped: the first spill that failed, if one did.
+    pub fn spill_failure(&self) -> Option<&str> {
+        self.spill_failure.get().map(String::as_str)
+    }
+
+    fn spill_failed(&self, what: &str, e: &io::Error) {
+        self.spill_failure.get_or_init(|| {
+            let dir = std::env::temp_dir();
+            format!("cannot {what} a temporary file in '{}': {e}", dir.display())
+        });
     }
 
     fn try_take(&self, bytes: usize) -> bool {
@@ -81,6 +103,8 @@ pub struct Spool {
     budget: Arc<MemoryBudget>,
     /// Bytes this spool may keep in memory even when the budget is spent.
     leeway: usize,
+    /// A spill failed: what came after was dropped, and so is whatever comes next.
+    dropping: bool,
 }
 
 /// See [`Spool::in_flight`].
@@ -94,6 +118,7 @@ impl Spool {
             len: 0,
             budget: Arc::clone(budget),
             leeway: 0,
+            dropping: false,
         }
     }
 
@@ -101,7 +126,7 @@ impl Spool {
     /// 1 MiB of it stays in memory even when the budget is spent: such batches are few (the
     /// event channel is bounded) and short-lived, and a temporary file for every read from
     /// a job's pipe would cost more than the memory. Larger batches (a long line drained
-    /// at once) still spill.
+    /// at once) still spill; if spilling has failed, they stay in memory all the same.
     pub fn in_flight(budget: &Arc<MemoryBudget>) -> Self {
         let mut spool = Spool::new(budget);
         spool.leeway = IN_FLIGHT_LEEWAY;
@@ -116,39 +141,89 @@ impl Spool {
         self.len == 0
     }
 
-    /// Appends `bytes`, in memory if the budget allows, else on disk.
+    /// Appends `bytes`, in memory if the budget allows, else on disk. If they can go to
+    /// neither because a spill failed (now, or earlier in the run), they are dropped, and
+    /// so is everything pushed after them: the budget keeps the reason for the collector
+    /// to report. So this never fails; it returns a `Result` to fit `Write`.
     pub fn push(&mut self, bytes: &[u8]) -> io::Result<()> {
-        if bytes.is_empty() {
+        if bytes.is_empty() || self.dropping {
             return Ok(());
         }
-        self.len += bytes.len() as u64;
-        if let Some(file) = &mut self.file {
-            return file.write_all(bytes);
+        let kept = match &mut self.file {
+            Some(file) => match file.write_all(bytes) {
+                Ok(()) => true,
+                Err(e) => {
+                    // Back to the bytes counted, so what is read back is exactly a prefix.
+                    let _ = file.set_len(self.len);
+                    let _ = file.seek(SeekFrom::End(0));
+                    self.budget.spill_failed("write to", &e);
+                    false
+                }
+            },
+            None => {
+                self.push_in_memory(bytes, false)
+                    || (self.budget.spill_failure().is_none() && self.spill(bytes))
+                    // A batch on its way to the collector (a long line let go at once)
+                    // is printed next, and what it came from is empty by then.
+                    || (self.leeway > 0 && self.push_in_memory(bytes, true))
+            }
+        };
+        if kept {
+            self.len += bytes.len() as u64;
+        } else {
+            self.dropping = true;
         }
+        Ok(())
+    }
+
+    /// Appends `bytes` in memory if the budget (or the leeway, or `force`) allows.
+    fn push_in_memory(&mut self, bytes: &[u8], force: bool) -> bool {
         let needed = self.memory.len() + bytes.len();
         if needed <= self.memory.capacity() {
             self.memory.extend_from_slice(bytes);
-            return Ok(());
+            return true;
         }
         // Grow by doubling, and account for capacity, since that is what is resident.
         let new_capacity = needed.max(self.memory.capacity() * 2).max(4096);
         let growth = new_capacity - self.memory.capacity();
         let taken = self.budget.try_take(growth);
-        if taken || new_capacity <= self.leeway {
-            if !taken {
-                // Counted all the same, so that giving it back balances.
-                self.budget.force_take(growth);
-            }
-            self.memory.reserve_exact(new_capacity - self.memory.len());
-            self.memory.extend_from_slice(bytes);
-            return Ok(());
+        if !taken && new_capacity > self.leeway && !force {
+            return false;
         }
-        let mut file = tempfile::tempfile()?;
-        file.write_all(&self.memory)?;
-        file.write_all(bytes)?;
+        if !taken {
+            // Counted all the same, so that giving it back balances.
+            self.budget.force_take(growth);
+        }
+        self.memory.reserve_exact(new_capacity - self.memory.len());
+        self.memory.extend_from_slice(bytes);
+        true
+    }
+
+    /// Moves what memory holds, and `bytes`, to a new temporary file. If that fails, the
+    /// budget records why and memory keeps what it held.
+    fn spill(&mut self, bytes: &[u8]) -> bool {
+        let mut file = match tempfile::tempfile() {
+            Ok(file) => file,
+            Err(e) => {
+                self.budget.spill_failed("create", &e);
+                return false;
+            }
+        };
+        let written = file
+            .write_all(&self.memory)
+            .and_then(|()| file.write_all(bytes));
+        if let Err(e) = written {
+            self.budget.spill_failed("write to", &e);
+            return false;
+        }
         self.release_memory();
         self.file = Some(file);
-        Ok(())
+        true
+    }
+
+    /// Whether output was dropped because a spill failed (until the spool is emptied).
+    pub fn dropped(&self) -> bool {
+        self.dropping
     }
 
     /// Writes everything held to `out`, and empties the spool.
@@ -193,6 +268,7 @@ impl Spool {
             file.read_to_end(&mut bytes)?;
         }
         self.len = 0;
+        self.dropping = false;
         Ok(bytes)
     }
 
@@ -201,6 +277,7 @@ impl Spool {
         let memory = io::Cursor::new(std::mem::take(&mut self.memory));
         self.budget.give_back(memory.get_ref().capacity());
         self.len = 0;
+        self.dropping = false;
         Ok(match self.file.take() {
             Some(mut file) => {
                 file.seek(SeekFrom::Start(0))?;
@@ -214,6 +291,7 @@ impl Spool {
         self.release_memory();
         self.file = None;
         self.len = 0;
+        self.dropping = false;
     }
 
     fn release_memory(&mut self) {
@@ -259,6 +337,36 @@ mod tests {
         big.push(&vec![3; 2 * IN_FLIGHT_LEEWAY]).unwrap();
         assert!(big.file.is_some());
         drop((held, batch, big));
+        assert_eq!(budget.used(), 0);
+    }
+
+    #[test]
+    fn after_a_failed_spill_output_beyond_the_budget_is_dropped_without_retrying() {
+        let budget = MemoryBudget::new(10_000);
+        budget.spill_failure.set("it failed".to_owned()).unwrap();
+        let mut a = Spool::new(&budget);
+        let mut b = Spool::new(&budget);
+        let chunk: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8).collect();
+        for _ in 0..5 {
+            a.push(&chunk).unwrap();
+        }
+        assert!(a.file.is_none() && a.dropped());
+        assert!(budget.used() <= 10_000);
+        // What was kept is a prefix of what was pushed, and its length is exact.
+        let kept = a.len();
+        assert!(kept > 0 && kept < 15_000);
+        assert_eq!(a.take_bytes().unwrap(), chunk.repeat(5)[..kept as usize]);
+        // An emptied spool holds again what the budget allows.
+        assert!(!a.dropped());
+        b.push(&chunk).unwrap();
+        assert_eq!(b.take_bytes().unwrap(), chunk);
+        assert_eq!(budget.spill_failure(), Some("it failed"));
+        // A batch on its way to the collector keeps everything, in memory.
+        let mut batch = Spool::in_flight(&budget);
+        batch.push(&vec![7; 2 * IN_FLIGHT_LEEWAY]).unwrap();
+        assert!(batch.file.is_none() && !batch.dropped());
+        assert_eq!(batch.len(), 2 * IN_FLIGHT_LEEWAY as u64);
+        drop((a, b, batch));
         assert_eq!(budget.used(), 0);
     }
 

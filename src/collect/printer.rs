@@ -1,5 +1,6 @@
 //! Printing what the pool reports, in every output mode: grouped results, streamed lines
-//! and chunks, `--json` records, `-k` ordering, and pmap's notices about failed jobs.
+//! and chunks, `--json` records, `-k` ordering, and pmap's notices about failed jobs (and,
+//! once per run, about output dropped because a spill to disk failed).
 //!
 //! With `-k`, the job whose turn it is prints live; output of later jobs is held (in spools,
 //! so it may spill to disk) until every earlier job has finished and printed. A job's
@@ -74,6 +75,8 @@ pub struct Printer<'a> {
     error: bool,
     /// Stdout is gone (closed downstream or unwritable): print nothing more.
     closed: bool,
+    /// The budget's spill failure has been reported.
+    spill_reported: bool,
     progress: Option<Progress>,
     /// `--joblog`: a job's row is written once its output has been (see `complete`).
     joblog: Option<JobLog>,
@@ -94,6 +97,7 @@ impl<'a> Printer<'a> {
             tally: Tally::default(),
             error: false,
             closed: false,
+            spill_reported: false,
             progress: config.progress.and_then(Progress::new),
             joblog,
         }
@@ -232,6 +236,8 @@ impl<'a> Printer<'a> {
     }
 
     fn replay_frames(&mut self, mut frames: Spool) {
+        // A spill failed while these frames were held: the last one may be cut short.
+        let cut_short = frames.dropped();
         let mut reader = match frames.take_reader() {
             Ok(reader) => reader,
             Err(e) => return self.notice(&format!("cannot read buffered output: {e}")),
@@ -249,6 +255,9 @@ impl<'a> Printer<'a> {
             while left > 0 {
                 let piece = &mut chunk[..left.min(REPLAY_CHUNK as u64) as usize];
                 if let Err(e) = reader.read_exact(piece) {
+                    if cut_short {
+                        return;
+                    }
                     return self.notice(&format!("cannot read buffered output: {e}"));
                 }
                 match stream {
@@ -291,6 +300,7 @@ impl<'a> Printer<'a> {
         if let JobStatus::NotStarted { message, .. } = &result.status {
             self.notice(message);
         }
+        self.report_spill_failure();
         self.log(&result);
     }
 
@@ -312,6 +322,20 @@ impl<'a> Printer<'a> {
             self.error = true;
             self.joblog = None;
         }
+    }
+
+    /// Says, once per run and between jobs' output, that output was dropped because a
+    /// spill to disk failed (see [`MemoryBudget::spill_failure`]); the run exits 255.
+    fn report_spill_failure(&mut self) {
+        if self.spill_reported {
+            return;
+        }
+        let Some(why) = self.budget.spill_failure().map(str::to_owned) else {
+            return;
+        };
+        self.spill_reported = true;
+        self.error = true;
+        self.notice(&format!("cannot buffer output: {why}"));
     }
 
     fn write_stdout(&mut self, bytes: &[u8]) {
@@ -374,6 +398,7 @@ impl<'a> Printer<'a> {
                 self.complete(result);
             }
         }
+        self.report_spill_failure();
         self.flush();
         if let Some(progress) = &self.progress {
             progress.finish();

@@ -163,6 +163,8 @@ fn run_pool(
             control.terminate(config.control.kill_grace);
         }
     }
+    // Once the jobs are killed, a reader that stopped reading no longer keeps pmap waiting.
+    control.on_kill(Box::new(collect::stdout::give_up));
     let grace_keeper = Arc::clone(&control);
     let grace = std::thread::Builder::new()
         .name("pmap-grace".into())

@@ -362,3 +362,50 @@ fn out_of_descriptors_pmap_runs_fewer_jobs_at_once_instead_of_failing_them() {
          running fewer jobs at once from now on\n"
     );
 }
+
+#[test]
+fn a_reader_that_stops_reading_does_not_keep_pmap_from_ending_on_a_signal() {
+    for (signals, bound) in [(1, Duration::from_secs(3)), (2, Duration::from_secs(2))] {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = format!("sleep 60.415{signals}");
+        let job = format!("head -c 5000000 /dev/zero; {marker}");
+        // stdout is a pipe nobody reads: pmap fills it and blocks in write(1).
+        let mut child = Command::new(pmap_path())
+            .args([
+                "--kill-grace",
+                "1",
+                "-j2",
+                "sh",
+                "-c",
+                &job,
+                ":::",
+                "a",
+                "b",
+            ])
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while processes_with(&marker) < 2 {
+            assert!(Instant::now() < deadline, "the jobs never started");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let sent = Instant::now();
+        for _ in 0..signals {
+            kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let code = wait_with_timeout(&mut child, Duration::from_secs(20));
+        let took = sent.elapsed();
+        end_all(&marker);
+        assert_eq!(code, 130, "{signals} SIGINT");
+        assert!(took < bound, "{signals} SIGINT: took {took:?}");
+        let mut err = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+        assert_eq!(err, "pmap: cannot write output: nothing is reading it\n");
+        assert_eq!(processes_with(&marker), 0);
+    }
+}

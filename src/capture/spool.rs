@@ -73,9 +73,12 @@ impl MemoryBudget {
 
 /// Copies what is left of `file` to `fd` with sendfile(2). False if the kernel cannot do
 /// it for these descriptors before anything was copied (the caller copies instead).
-fn send_file(file: &File, fd: RawFd) -> io::Result<bool> {
+fn send_file(file: &File, fd: RawFd, stop: &dyn Fn() -> bool) -> io::Result<bool> {
     let mut sent_any = false;
     loop {
+        if stop() {
+            return Err(io::Error::other("nothing is reading it"));
+        }
         // SAFETY: both descriptors are open for the duration of the call; a null offset
         // means the file's own offset is used and advanced.
         let n = unsafe { libc::sendfile(fd, file.as_raw_fd(), std::ptr::null_mut(), 1 << 30) };
@@ -85,6 +88,8 @@ fn send_file(file: &File, fd: RawFd) -> io::Result<bool> {
             _ => {
                 let e = io::Error::last_os_error();
                 match e.raw_os_error() {
+                    // Only a signal pmap sends to end a blocked write interrupts it (every
+                    // other handler restarts): the loop asks `stop`.
                     Some(libc::EINTR) => {}
                     Some(libc::EINVAL | libc::ENOSYS) if !sent_any => return Ok(false),
                     _ => return Err(e),
@@ -228,18 +233,23 @@ impl Spool {
 
     /// Writes everything held to `out`, and empties the spool.
     pub fn drain_to(&mut self, out: &mut dyn Write) -> io::Result<()> {
-        self.drain_to_fd(out, None)
+        self.drain_to_fd(out, None, &|| false)
     }
 
     /// [`Spool::drain_to`], where `out` writes to `fd`: the part on disk then goes from the
     /// file to `fd` inside the kernel (`sendfile`), after `out` is flushed.
-    pub fn drain_to_fd(&mut self, out: &mut dyn Write, fd: Option<RawFd>) -> io::Result<()> {
+    pub fn drain_to_fd(
+        &mut self,
+        out: &mut dyn Write,
+        fd: Option<RawFd>,
+        stop: &dyn Fn() -> bool,
+    ) -> io::Result<()> {
         out.write_all(&self.memory)?;
         if let Some(mut file) = self.file.take() {
             file.seek(SeekFrom::Start(0))?;
             if let Some(fd) = fd {
                 out.flush()?;
-                if send_file(&file, fd)? {
+                if send_file(&file, fd, stop)? {
                     self.clear();
                     return Ok(());
                 }

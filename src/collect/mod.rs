@@ -9,6 +9,7 @@ pub mod dry_run;
 pub mod joblog;
 pub mod printer;
 pub mod progress;
+pub mod stdout;
 
 use std::io;
 use std::sync::Arc;

@@ -7,16 +7,14 @@
 //! `--joblog` row is written only once its output has been flushed to stdout.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
-use std::mem::ManuallyDrop;
-use std::os::fd::FromRawFd;
 use std::sync::Arc;
 
 use crate::capture::json;
 use crate::capture::spool::{MemoryBudget, Spool};
 use crate::collect::joblog::JobLog;
 use crate::collect::progress::Progress;
+use crate::collect::stdout::{self, RawStdout};
 use crate::config::OutputConfig;
 use crate::event::{Captured, JobResult, JobStatus, Stream};
 use crate::exit::Outcome;
@@ -40,28 +38,6 @@ const OUT_BUFFER: usize = 32 * 1024;
 
 /// Held output is replayed this much at a time.
 const REPLAY_CHUNK: usize = 256 * 1024;
-
-/// File descriptor 1 written directly. `std::io::Stdout` is line-buffered: it would scan
-/// every batch for its last newline and copy partial lines, for bytes pmap has already
-/// gathered into large batches.
-pub struct RawStdout(ManuallyDrop<File>);
-
-impl RawStdout {
-    fn new() -> Self {
-        // SAFETY: fd 1 stays open for the life of the process; ManuallyDrop never closes it.
-        RawStdout(ManuallyDrop::new(unsafe { File::from_raw_fd(1) }))
-    }
-}
-
-impl Write for RawStdout {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.write(buf)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
 
 pub struct Printer<'a> {
     out: BufWriter<RawStdout>,
@@ -358,7 +334,7 @@ impl<'a> Printer<'a> {
         let shown = self.progress.is_some();
         match stream {
             Stream::Stdout => self.above_progress(|p| {
-                let written = data.drain_to_fd(&mut p.out, Some(1));
+                let written = data.drain_to_fd(&mut p.out, Some(1), &stdout::given_up);
                 if let Err(e) = written.and_then(|()| if shown { p.out.flush() } else { Ok(()) }) {
                     p.output_failed(e);
                 }

@@ -51,6 +51,9 @@ pub struct Control {
     report_rx: Receiver<()>,
     /// Run by [`Control::stop`], to wake threads blocked elsewhere than on `stopped()`.
     stop_hooks: Mutex<Vec<StopHook>>,
+    /// Run when the running jobs get SIGKILL at the end of the grace: the run is ending,
+    /// and nothing may keep pmap waiting any more.
+    kill_hooks: Mutex<Vec<StopHook>>,
 }
 
 type StopHook = Box<dyn Fn() + Send + Sync>;
@@ -73,6 +76,7 @@ impl Control {
             halt,
             grace,
             stop_hooks: Mutex::new(Vec::new()),
+            kill_hooks: Mutex::new(Vec::new()),
             report_tx,
             report_rx,
         }
@@ -81,6 +85,11 @@ impl Control {
     /// Registers `hook` to run whenever the pool is told to stop.
     pub(crate) fn on_stop(&self, hook: StopHook) {
         lock(&self.stop_hooks).push(hook);
+    }
+
+    /// Registers `hook` to run when the running jobs are killed at the end of the grace.
+    pub fn on_kill(&self, hook: StopHook) {
+        lock(&self.kill_hooks).push(hook);
     }
 
     /// Counts a job's final result toward `--halt`, stopping the pool if the condition now
@@ -182,6 +191,9 @@ impl Control {
                 drop(ladder);
                 self.signal_running(signal);
                 if signal == Signal::SIGKILL {
+                    for hook in lock(&self.kill_hooks).iter() {
+                        hook();
+                    }
                     return;
                 }
                 continue;

@@ -409,3 +409,42 @@ fn a_reader_that_stops_reading_does_not_keep_pmap_from_ending_on_a_signal() {
         assert_eq!(processes_with(&marker), 0);
     }
 }
+
+#[test]
+fn out_of_processes_pmap_runs_fewer_jobs_at_once_instead_of_failing_them() {
+    // RLIMIT_NPROC does not bind root: the run goes to user nobody (setpriv), with a copy of
+    // pmap that nobody may run.
+    use std::os::unix::fs::MetadataExt;
+    // /proc/self belongs to the process's effective user.
+    if fs::metadata("/proc/self").unwrap().uid() != 0 {
+        assert!(!common::under_ci(), "CI runs the tests as root");
+        eprintln!("SKIPPED: the process-limit test needs root, to run pmap as nobody");
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let copy = dir.path().join("pmap");
+    fs::copy(pmap_path(), &copy).unwrap();
+    fs::set_permissions(&copy, fs::Permissions::from_mode(0o755)).unwrap();
+    let line = r#"ulimit -u 12; cd /; exec "$PMAP" -j 20 sleep ::: $(yes 0.05 | head -100)"#;
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "bash",
+            "-c",
+            line,
+        ])
+        .env("PMAP", &copy)
+        .stdin(Stdio::null())
+        .output()
+        .expect("setpriv (util-linux) runs");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "pmap: cannot start another job (Resource temporarily unavailable (os error 11)); \
+         running fewer jobs at once from now on\n"
+    );
+}

@@ -244,6 +244,11 @@ impl Control {
         self.live_workers.load(Ordering::SeqCst) > 0
     }
 
+    /// How many slots are open (their threads running).
+    pub(crate) fn live_slots(&self) -> usize {
+        self.live_workers.load(Ordering::SeqCst)
+    }
+
     pub(crate) fn worker_started(&self) {
         self.live_workers.fetch_add(1, Ordering::SeqCst);
     }

@@ -148,8 +148,9 @@ const ROOM_TRIES: u32 = 10;
 const ROOM_WAIT: Duration = Duration::from_millis(20);
 
 /// Starts the process with `start`. If that fails for want of resources while other jobs
-/// run, the job is given back to wait for them ([`Handback::Crowded`]); while none runs,
-/// it is tried again a few times before the failure stands.
+/// run or other slots are open, the job is given back for them ([`Handback::Crowded`]);
+/// in the last slot, with nothing else running, it is tried again a few times before the
+/// failure stands.
 fn start_with_room(
     env: &JobEnv,
     slot: usize,
@@ -164,7 +165,9 @@ fn start_with_room(
         if !out_of_resources(e) {
             return Ok((spawned, name));
         }
-        if env.control.others_running(slot) {
+        // Another slot can take the job: this one leaves, and its thread with it (threads
+        // count against the process limit too).
+        if env.control.others_running(slot) || env.control.live_slots() > 1 {
             return Err(Handback::Crowded(e.to_string()));
         }
         if tries == ROOM_TRIES || env.control.is_stopping() {

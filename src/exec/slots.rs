@@ -142,6 +142,8 @@ fn run_pool(shared: &Arc<Shared>, opened: &Receiver<usize>) {
                     let message = format!("cannot start a job slot thread: {e}");
                     let _ = shared.env.events.send(Event::Fatal(message));
                     control.stop();
+                } else {
+                    crowded(shared, &e.to_string());
                 }
                 lock(&shared.opener).take();
             }

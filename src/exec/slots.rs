@@ -197,12 +197,16 @@ impl Drop for Submitter {
     }
 }
 
-/// One open slot's whole life: the slot loop with the executor this slot needs. A panic
-/// is caught here and reported as pmap's own failure.
+/// One open slot's whole life: the slot loop with the executor this slot needs.
 fn run_slot(shared: &Shared, slot: usize) {
-    let env = &shared.env;
-    let ran = catch_unwind(AssertUnwindSafe(|| run_executor(shared, slot)));
-    if let Err(panic) = ran {
+    guarded(&shared.env, slot, || run_executor(shared, slot));
+    shared.env.control.worker_exited();
+}
+
+/// Runs `body`, the life of `slot`; a panic in it is caught and reported as pmap's own
+/// failure (exit 255), and the run stops.
+fn guarded(env: &JobEnv, slot: usize, body: impl FnOnce()) {
+    if let Err(panic) = catch_unwind(AssertUnwindSafe(body)) {
         let what = panic
             .downcast_ref::<&str>()
             .map(|s| s.to_string())
@@ -213,7 +217,6 @@ fn run_slot(shared: &Shared, slot: usize) {
         )));
         env.control.stop();
     }
-    env.control.worker_exited();
 }
 
 /// Runs the slot loop with the executor for `slot`: one arm per way of running a job.
@@ -464,6 +467,20 @@ mod tests {
             attempts: 0,
             elsewhere,
             marked: 9,
+        }
+    }
+
+    #[test]
+    fn a_panicking_slot_is_reported_as_pmaps_failure_and_stops_the_run() {
+        let (env, events) = env(&["true", ":::", "x"]);
+        guarded(&env, 2, || panic!("boom"));
+        assert!(env.control.is_stopping());
+        match events.try_recv() {
+            Ok(Event::Fatal(message)) => assert_eq!(
+                message,
+                "internal error in job slot 2: boom; its job's result is lost"
+            ),
+            other => panic!("expected a Fatal event, got {other:?}"),
         }
     }
 

@@ -42,10 +42,12 @@ pub fn supervise(
     pipe_grace: Duration,
 ) -> bool {
     let mut open: [Option<File>; 2] = pipes.map(|p| p.map(File::from));
-    // Readable once the process has exited. Without one (Linux before 5.3), the process is
-    // looked at every 50 ms instead.
-    let pidfd = pidfd_open(pid);
     let mut ladder = limit.and_then(|l| Escalation::after(l.timeout, l.grace));
+    // With a timeout, a pidfd (readable once the process has exited) lets the wait end at
+    // the exit or the deadline. Without one, the exit is looked at now and then while the
+    // pipes stay open, which costs a job that closes them on exit nothing at all.
+    let pidfd = ladder.as_ref().and_then(|_| pidfd_open(pid));
+    let mut look_at = Instant::now().checked_add(LOOK_EVERY);
     let mut exited = false;
     let mut pipes_until: Option<Instant> = None;
     loop {
@@ -64,26 +66,31 @@ pub fn supervise(
                 break;
             }
         }
-        let next = [ladder.as_ref().and_then(Escalation::deadline), pipes_until]
-            .into_iter()
-            .flatten()
-            .min();
-        let wait = next.map(|at| at.saturating_duration_since(now));
-        let poll_exit = if pidfd.is_some() {
-            wait
-        } else {
-            Some(wait.map_or(POLL_EXIT, |w| w.min(POLL_EXIT)))
-        };
+        let look = look_at.filter(|_| pidfd.is_none() && !exited);
+        let next = [
+            ladder.as_ref().and_then(Escalation::deadline),
+            pipes_until,
+            look,
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        let mut wait = next.map(|at| at.saturating_duration_since(now));
+        if ladder.is_some() && pidfd.is_none() {
+            wait = Some(wait.map_or(POLL_EXIT, |w| w.min(POLL_EXIT)));
+        }
         if open.iter().any(Option::is_some) {
             let exit_fd = pidfd.as_ref().filter(|_| !exited);
-            exited |= drain(&mut open, sink, buf, poll_exit, exit_fd);
-            if pidfd.is_none() && !exited {
+            exited |= drain(&mut open, sink, buf, wait, exit_fd);
+            if look.is_some_and(|at| Instant::now() >= at) {
                 exited = has_exited(pid);
+                look_at = Instant::now().checked_add(LOOK_EVERY);
             }
-        } else if exited || has_exited(pid) {
+        } else if ladder.is_none() || exited || has_exited(pid) {
+            // The exit itself is waited for when the job is reaped (`Control::reap`).
             break;
         } else {
-            wait_for_exit_fd(pidfd.as_ref(), poll_exit);
+            wait_for_exit_fd(pidfd.as_ref(), wait);
             exited = has_exited(pid);
         }
     }
@@ -94,6 +101,10 @@ pub fn supervise(
     }
     timed_out
 }
+
+/// Without a timeout, how often a job whose pipes are open is looked at, to notice that it
+/// exited while a descendant holds them.
+const LOOK_EVERY: Duration = Duration::from_millis(250);
 
 /// How often a process is looked at when there is no pidfd to wait on.
 const POLL_EXIT: Duration = Duration::from_millis(50);

@@ -38,7 +38,7 @@ static INHERITED_IGNORED: AtomicU64 = AtomicU64::new(0);
 pub extern "C" fn note_inherited() {
     let mut bits = 0;
     for signal in WATCHED {
-        if is_ignored(signal) {
+        if is_ignored(signal as i32) {
             bits |= 1 << signal as i32;
         }
     }
@@ -63,7 +63,7 @@ pub fn job_defaults() -> SigSet {
 /// Puts SIGCHLD back to its default if pmap inherited it ignored: then the kernel would reap
 /// every job itself, and pmap could not learn how any of them ended.
 pub fn reset_child_signal() {
-    if is_ignored(Signal::SIGCHLD) {
+    if is_ignored(libc::SIGCHLD) {
         // SAFETY: SIG_DFL installs no handler, so no code can run on the signal; nothing in
         // pmap relies on SIGCHLD being ignored.
         let _ = unsafe {
@@ -72,19 +72,20 @@ pub fn reset_child_signal() {
     }
 }
 
-fn is_ignored(signal: Signal) -> bool {
+fn is_ignored(signal: libc::c_int) -> bool {
     // SAFETY: a zeroed sigaction is a valid value to be overwritten; with a null new action
     // sigaction only reads the current one into `old`, which is read only if it succeeded.
     unsafe {
         let mut old: libc::sigaction = std::mem::zeroed();
-        libc::sigaction(signal as libc::c_int, std::ptr::null(), &mut old) == 0
+        libc::sigaction(signal, std::ptr::null(), &mut old) == 0
             && old.sa_sigaction == libc::SIG_IGN
     }
 }
 
-/// Signals whose default action ends a process, besides INT, TERM and HUP: pmap ends its
-/// jobs on them as on SIGTERM before it exits, so that no job outlives it. (SIGSEGV, SIGBUS,
-/// SIGILL, SIGFPE and SIGABRT report faults in pmap itself and are not caught.)
+/// Signals whose default action ends a process, besides INT, TERM and HUP (and the
+/// real-time signals, added at run time): pmap ends its jobs on them as on SIGTERM before it
+/// exits, so that no job outlives it. (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS and
+/// SIGABRT report faults in pmap itself and are not caught.)
 const ENDING: [i32; 10] = [
     libc::SIGUSR2,
     libc::SIGALRM,
@@ -100,10 +101,14 @@ const ENDING: [i32; 10] = [
 
 /// Starts the signal thread for a run.
 pub fn install(control: Arc<Control>, grace: Duration) -> Result<()> {
+    // Signals pmap inherited as ignored stay ignored: pmap is not yet handling any of
+    // these, so what is ignored now was ignored when pmap started.
     let handled = [SIGINT, SIGTERM, SIGHUP, SIGUSR1]
         .into_iter()
         .chain(ENDING)
-        .filter(|&s| Signal::try_from(s).is_ok_and(|s| !inherited_ignored(s) && !is_ignored(s)));
+        .chain(libc::SIGRTMIN()..=libc::SIGRTMAX())
+        .filter(|&s| !is_ignored(s))
+        .filter(|&s| Signal::try_from(s).map_or(true, |s| !inherited_ignored(s)));
     let mut signals = Signals::new(handled).context("cannot install signal handlers")?;
     std::thread::Builder::new()
         .name("pmap-signals".into())

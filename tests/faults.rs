@@ -279,6 +279,29 @@ fn sigusr1_lists_the_running_jobs_and_the_run_carries_on() {
 }
 
 #[test]
+fn a_real_time_signal_ends_the_jobs_before_pmap_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = "sleep 60.4160";
+    let args = ["-j2", "sh", "-c", marker, ":::", "a", "b"];
+    let mut child = pmap_with_jobs_running(dir.path(), &args, marker, 2);
+    let rtmin_plus_1 = Command::new("kill")
+        .args(["-s", "RTMIN+1", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(rtmin_plus_1.success());
+    // SIGRTMIN is 34 under glibc.
+    assert_eq!(
+        wait_with_timeout(&mut child, Duration::from_secs(20)),
+        128 + 35
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while processes_with(marker) > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(processes_with(marker), 0, "a job outlived pmap");
+}
+
+#[test]
 fn other_ending_signals_end_the_jobs_before_pmap_exits() {
     for (signal, code) in [
         (Signal::SIGUSR2, 140),

@@ -20,10 +20,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use nix::sys::signal::{Signal, killpg};
+use nix::sys::signal::killpg;
 use nix::unistd::Pid;
 use std::os::unix::process::CommandExt;
 
+use crate::exec::escalate::Escalation;
 use crate::lock;
 use hosts::{HostSpec, Target};
 
@@ -465,27 +466,33 @@ fn wait_ready(
 
 /// Ends each master: closes its stdin (its remote `cat` ends, and with it the master) and
 /// sends SIGTERM to its process group (which also holds a `ProxyCommand`, if any); one
-/// that is still there after [`MASTER_GRACE`] gets SIGKILL. Reaps them.
+/// that is still there after [`MASTER_GRACE`] gets SIGKILL (the [`Escalation`] ladder).
+/// Reaps them.
 fn end_masters(mut masters: Vec<Master>) {
     for m in &mut masters {
         m.stdin.take();
-        let _ = killpg(Pid::from_raw(m.child.id() as i32), Signal::SIGTERM);
     }
-    let deadline = Instant::now() + MASTER_GRACE;
-    for mut m in masters {
-        loop {
-            match m.child.try_wait() {
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                Ok(None) => {
-                    let _ = killpg(Pid::from_raw(m.child.id() as i32), Signal::SIGKILL);
-                    let _ = m.child.wait();
-                    break;
-                }
-                _ => break,
-            }
+    let signal = |masters: &[Master], signal| {
+        for m in masters {
+            let _ = killpg(Pid::from_raw(m.child.id() as i32), signal);
         }
+    };
+    let mut ladder = Escalation::now(MASTER_GRACE);
+    loop {
+        if let Some(sig) = ladder.due(Instant::now()) {
+            signal(&masters, sig);
+        }
+        masters.retain_mut(|m| matches!(m.child.try_wait(), Ok(None)));
+        if masters.is_empty() {
+            return;
+        }
+        if ladder.killed() {
+            for m in &mut masters {
+                let _ = m.child.wait();
+            }
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 

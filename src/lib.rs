@@ -208,6 +208,7 @@ fn run_slots(
         base_env,
         next_start: std::sync::Mutex::new(None),
         remote,
+        worker_starts: exec::worker::StartBreaker::default(),
     };
     let (submitter, slots) = match slots::start(env) {
         Ok(started) => started,

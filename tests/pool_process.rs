@@ -282,17 +282,34 @@ fn crashed_worker_is_replaced_by_a_new_process() {
 
 #[test]
 fn every_item_failing_counts_in_the_exit_status() {
-    // A worker that exits at once: each item fails, each time a new worker is started.
+    // A worker that exits at once: each item fails, each time a new worker is started
+    // (two items: a third failed start in a row would stop the run, see the next test).
     let out = run(
         ["-k", "-j1", "--pool", "process", "sh", "-c", "exit 5"],
-        numbers(3),
+        numbers(2),
+    );
+    out.check(
+        "",
+        "pmap: worker in slot 1 exited with status 5 without answering item 1; starting another\n\
+         pmap: worker in slot 1 exited with status 5 without answering item 2; starting another\n",
+        2,
+    );
+}
+
+#[test]
+fn three_failed_starts_in_a_row_stop_the_run() {
+    let out = run(
+        ["-k", "-j1", "--pool", "process", "sh", "-c", "exit 5"],
+        numbers(5),
     );
     out.check(
         "",
         "pmap: worker in slot 1 exited with status 5 without answering item 1; starting another\n\
          pmap: worker in slot 1 exited with status 5 without answering item 2; starting another\n\
+         pmap: the worker command exited before answering its first item 3 times in a row; \
+         stopping\n\
          pmap: worker in slot 1 exited with status 5 without answering item 3; starting another\n",
-        3,
+        255,
     );
 }
 
@@ -807,4 +824,36 @@ fn max_tasks_needs_the_process_pool() {
     run(["--max-tasks", "2", "echo"], "a\n").usage_error();
     run(["--pool", "thread", "--max-tasks", "2", "echo"], "a\n").usage_error();
     run(["--pool", "process", "--max-tasks", "0", "cat"], "a\n").usage_error();
+}
+
+#[test]
+fn a_worker_command_that_cannot_start_stops_the_run_with_its_complaint_once() {
+    // A typo in the worker's script name: every worker exits at once, complaining.
+    let worker = r#"echo "cannot open worker.py" >&2; exit 2"#;
+    let items: String = (1..=500).map(|i| format!("{i}\n")).collect();
+    let start = std::time::Instant::now();
+    let out = run(["--pool", "process", "-j2", "sh", "-c", worker], items);
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(10),
+        "{out:?}"
+    );
+    assert_eq!(out.code, 255, "{out:?}");
+    assert_eq!(out.stdout, b"");
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| **l == "cannot open worker.py")
+            .count(),
+        1,
+        "{out:?}"
+    );
+    assert!(
+        lines.contains(
+            &"pmap: the worker command exited before answering its first item 3 times in a \
+              row; stopping"
+        ),
+        "{out:?}"
+    );
+    assert!(lines.len() <= 8, "{out:?}");
 }

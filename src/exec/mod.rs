@@ -105,6 +105,8 @@ pub struct JobEnv {
     pub next_start: Mutex<Option<Instant>>,
     /// `--sshlogin`: the hosts, and which slot runs where.
     pub remote: Option<Arc<Remote>>,
+    /// `--pool process`: workers that exit before their first answer, in a row.
+    pub worker_starts: worker::StartBreaker,
 }
 
 impl JobEnv {

@@ -29,6 +29,7 @@ pub fn env(args: &[&str]) -> (JobEnv, Receiver<Event>) {
         base_env: BaseEnv::capture().expect("/dev/null opens"),
         next_start: Mutex::new(None),
         remote: None,
+        worker_starts: crate::exec::worker::StartBreaker::default(),
         config,
         control,
         events,

@@ -11,6 +11,7 @@ use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use nix::poll::{PollFd, PollFlags, poll};
@@ -45,7 +46,42 @@ struct Worker {
     pending: Vec<u8>,
     /// An unfinished stderr line.
     err_partial: Spool,
+    /// Items sent, and items answered.
     tasks: u64,
+    answered: u64,
+    /// Stderr held until the first answer: a worker that cannot start prints the same
+    /// complaint every time, and it is shown once (see [`StartBreaker`]).
+    held_err: Option<Spool>,
+    /// Drop the held stderr when the worker ends (it was shown for an earlier worker).
+    quiet: bool,
+}
+
+/// How many workers in a row exited before they answered their first item stops the run.
+const FAILED_STARTS: u32 = 3;
+
+/// The process pool's start-up breaker: a worker command that cannot start (a typo in a
+/// script's name) would otherwise fail every item, each with a fresh worker and the same
+/// complaint. After [`FAILED_STARTS`] workers in a row exit before their first answer,
+/// the run stops (exit 255); their stderr is shown once.
+#[derive(Default)]
+pub struct StartBreaker {
+    in_a_row: AtomicU32,
+    shown: AtomicBool,
+}
+
+impl StartBreaker {
+    /// A worker answered: the command can start.
+    fn answered(&self) {
+        self.in_a_row.store(0, Ordering::SeqCst);
+        self.shown.store(false, Ordering::SeqCst);
+    }
+
+    /// A worker exited before its first answer: whether its stderr was shown already for
+    /// another one, and how many in a row.
+    fn failed(&self) -> (bool, u32) {
+        let shown = self.shown.swap(true, Ordering::SeqCst);
+        (shown, self.in_a_row.fetch_add(1, Ordering::SeqCst) + 1)
+    }
 }
 
 /// How waiting for an answer ended.
@@ -129,6 +165,11 @@ impl<'a> PersistentWorker<'a> {
     ) -> (JobStatus, bool) {
         let env = self.env;
         let mut answer = self.ask(item, delimiter, env, buf);
+        let failed_start = matches!(answer, Ok(Answer::Gone(_)))
+            && self.worker.as_ref().is_some_and(|w| w.answered == 0);
+        if failed_start {
+            self.failed_start();
+        }
         let mut ended = None;
         if matches!(&answer, Ok(Answer::Gone(partial)) if partial.is_empty()) {
             // A worker that ended cleanly without a word most likely stopped on its own
@@ -169,6 +210,24 @@ impl<'a> PersistentWorker<'a> {
                 }
             }
             Ok(Answer::TimedOut) => (self.retire_worker(Duration::ZERO), true),
+        }
+    }
+
+    /// This slot's worker exited before its first answer: it stays quiet if another
+    /// worker's stderr was shown for the same failure, and the run stops after
+    /// [`FAILED_STARTS`] such workers in a row.
+    fn failed_start(&mut self) {
+        let env = self.env;
+        let (shown, in_a_row) = env.worker_starts.failed();
+        if let Some(worker) = self.worker.as_mut() {
+            worker.quiet = shown;
+        }
+        if in_a_row == FAILED_STARTS {
+            let _ = env.events.send(Event::Fatal(format!(
+                "the worker command exited before answering its first item {in_a_row} times \
+                 in a row; stopping"
+            )));
+            env.control.stop();
         }
     }
 
@@ -220,6 +279,13 @@ impl<'a> PersistentWorker<'a> {
             if let Some(i) = memchr::memchr(b'\n', &worker.pending) {
                 let rest = worker.pending.split_off(i + 1);
                 let line = std::mem::replace(&mut worker.pending, rest);
+                worker.answered += 1;
+                if let Some(held) = worker.held_err.take() {
+                    env.worker_starts.answered();
+                    if !held.is_empty() {
+                        let _ = env.events.send(Event::WorkerStderr { data: held });
+                    }
+                }
                 return Ok(Answer::Line(line));
             }
             if worker.stdout.is_none() {
@@ -266,6 +332,9 @@ impl<'a> PersistentWorker<'a> {
             pending: Vec::new(),
             err_partial: Spool::new(&env.budget),
             tasks: 0,
+            answered: 0,
+            held_err: Some(Spool::new(&env.budget)),
+            quiet: false,
         })
     }
 
@@ -319,9 +388,15 @@ impl<'a> PersistentWorker<'a> {
             .reap(self.slot, worker.pid, OsStr::new("the worker"))
     }
 
-    /// A worker's unfinished last stderr line, passed on as a line of its own.
+    /// What a worker held of its stderr, and its unfinished last line, passed on as a line
+    /// of its own; dropped if the same complaint was shown for an earlier worker.
     fn pass_on_last_stderr(&self, worker: &mut Worker) {
-        if worker.err_partial.is_empty() {
+        if let Some(held) = worker.held_err.take() {
+            if !worker.quiet && !held.is_empty() {
+                let _ = self.env.events.send(Event::WorkerStderr { data: held });
+            }
+        }
+        if worker.err_partial.is_empty() || worker.quiet {
             return;
         }
         let mut line = Spool::in_flight(&self.env.budget);
@@ -411,7 +486,8 @@ fn read_some(
                 Ok(0) | Err(_) => worker.stderr = None,
                 Ok(n) => {
                     let mut lines = Spool::in_flight(&env.budget);
-                    if push_lines(prefix, &mut worker.err_partial, &buf[..n], &mut lines).is_ok()
+                    let out = worker.held_err.as_mut().unwrap_or(&mut lines);
+                    if push_lines(prefix, &mut worker.err_partial, &buf[..n], out).is_ok()
                         && !lines.is_empty()
                     {
                         let _ = env.events.send(Event::WorkerStderr { data: lines });

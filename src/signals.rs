@@ -107,8 +107,7 @@ pub fn install(control: Arc<Control>, grace: Duration) -> Result<()> {
         .into_iter()
         .chain(ENDING)
         .chain(libc::SIGRTMIN()..=libc::SIGRTMAX())
-        .filter(|&s| !is_ignored(s))
-        .filter(|&s| Signal::try_from(s).map_or(true, |s| !inherited_ignored(s)));
+        .filter(|&s| !is_ignored(s));
     let mut signals = Signals::new(handled).context("cannot install signal handlers")?;
     std::thread::Builder::new()
         .name("pmap-signals".into())

@@ -15,7 +15,7 @@
 //! pipes until it ends.
 //!
 //! Adding an executor means adding a file with a type that implements [`Executor`] and one
-//! arm in [`slots::executor_for`].
+//! arm in the `match` of the slots' `run_executor`.
 
 pub mod control;
 pub mod escalate;

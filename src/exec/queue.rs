@@ -5,9 +5,10 @@
 //! per job. This queue lets the reader run ahead by up to its capacity and wakes it only
 //! once the queue has drained to half, and wakes a worker only when one is waiting.
 //!
-//! With `--sshlogin`, a slot whose host is lost hands its job back to the front of the
-//! queue; workers then leave only once nothing can come back any more: the input has ended,
-//! nothing is queued and no other worker holds a job.
+//! A slot that cannot run its job (its ssh host is lost, the system has no room for another
+//! process) hands it back to the front of the queue; workers then leave only once nothing
+//! can come back any more: the input has ended, nothing is queued and no other worker holds
+//! a job.
 
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -21,8 +22,6 @@ pub struct WorkQueue<T> {
     /// The producer waits here for room.
     drained: Condvar,
     capacity: usize,
-    /// Jobs may be handed back ([`WorkQueue::hand_back`]).
-    hand_backs: bool,
 }
 
 struct State<T> {
@@ -32,12 +31,12 @@ struct State<T> {
     /// Workers waiting for an item.
     idle: usize,
     producer_waiting: bool,
-    /// Items taken and not yet reported [`WorkQueue::finished`] (with hand-backs only).
+    /// Items taken and not yet reported [`WorkQueue::finished`] or handed back.
     busy: usize,
 }
 
 impl<T> WorkQueue<T> {
-    pub fn new(capacity: usize, hand_backs: bool) -> Self {
+    pub fn new(capacity: usize) -> Self {
         WorkQueue {
             state: Mutex::new(State {
                 items: VecDeque::new(),
@@ -49,7 +48,6 @@ impl<T> WorkQueue<T> {
             filled: Condvar::new(),
             drained: Condvar::new(),
             capacity: capacity.max(1),
-            hand_backs,
         }
     }
 
@@ -108,9 +106,7 @@ impl<T> WorkQueue<T> {
     fn take(&self, state: &mut State<T>, accept: &dyn Fn(&T) -> bool) -> Option<T> {
         let at = state.items.iter().position(accept)?;
         let item = state.items.remove(at)?;
-        if self.hand_backs {
-            state.busy += 1;
-        }
+        state.busy += 1;
         if state.producer_waiting && state.items.len() <= self.capacity / 2 {
             state.producer_waiting = false;
             self.drained.notify_one();
@@ -118,15 +114,13 @@ impl<T> WorkQueue<T> {
         Some(item)
     }
 
-    /// The item last taken by the caller is done with (with hand-backs, workers wait for
-    /// that before leaving).
+    /// The item last taken by the caller is done with (workers wait for that before
+    /// leaving, since it might have come back).
     pub fn finished(&self) {
-        if self.hand_backs {
-            let mut state = self.lock();
-            state.busy -= 1;
-            if state.busy == 0 && state.closed && state.items.is_empty() {
-                self.filled.notify_all();
-            }
+        let mut state = self.lock();
+        state.busy -= 1;
+        if state.busy == 0 && state.closed && state.items.is_empty() {
+            self.filled.notify_all();
         }
     }
 
@@ -175,7 +169,7 @@ mod tests {
 
     #[test]
     fn delivers_in_order_across_threads_and_ends_when_closed() {
-        let queue = Arc::new(WorkQueue::new(4, false));
+        let queue = Arc::new(WorkQueue::new(4));
         let control = control();
         let consumer = {
             let (queue, control) = (Arc::clone(&queue), Arc::clone(&control));
@@ -183,6 +177,7 @@ mod tests {
                 let mut got = Vec::new();
                 while let Some(n) = queue.pop(&control, &|_| true) {
                     got.push(n);
+                    queue.finished();
                 }
                 got
             })
@@ -196,7 +191,7 @@ mod tests {
 
     #[test]
     fn with_hand_backs_workers_wait_for_what_may_come_back() {
-        let queue = Arc::new(WorkQueue::new(4, true));
+        let queue = Arc::new(WorkQueue::new(4));
         let control = control();
         assert!(queue.push(1, &control));
         queue.close();
@@ -218,7 +213,7 @@ mod tests {
 
     #[test]
     fn a_stop_releases_a_blocked_producer_and_waiting_workers() {
-        let queue = Arc::new(WorkQueue::new(1, false));
+        let queue = Arc::new(WorkQueue::new(1));
         let control = control();
         assert!(queue.push(1, &control));
         let producer = {

@@ -88,9 +88,7 @@ pub fn start(env: JobEnv) -> io::Result<(Submitter, Slots)> {
     let remote = env.remote.is_some();
     let (opener, opened) = crossbeam_channel::unbounded();
     let shared = Arc::new(Shared {
-        // Jobs may come back (a lost host, no room for another process): slots wait for
-        // what may come back before they leave.
-        queue: WorkQueue::new(ahead, true),
+        queue: WorkQueue::new(ahead),
         opener: Mutex::new(Some(opener)),
         crowded: AtomicBool::new(false),
         env,

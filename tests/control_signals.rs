@@ -15,7 +15,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 use common::{
-    GONE_WITHIN, alive, assert_none_left, pmap_path, processes_with, show, wait_with_timeout,
+    GONE_WITHIN, alive, assert_none_left, pmap_path, show, wait_for_processes, wait_with_timeout,
 };
 
 // ---- helpers ----
@@ -52,20 +52,6 @@ fn capture(child: &mut Child) -> impl FnOnce() -> (Vec<u8>, Vec<u8>) + use<> {
 
 fn signal(child: &Child, sig: Signal) {
     kill(Pid::from_raw(child.id() as i32), sig).expect("signal pmap");
-}
-
-/// The command lines of all processes (zombies show as `[name] <defunct>`).
-/// Waits until `n` processes have `marker` in their command line.
-#[track_caller]
-fn wait_for_processes(marker: &str, n: usize) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while processes_with(marker) < n {
-        assert!(
-            Instant::now() < deadline,
-            "the jobs never started ('{marker}')"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// (pid, ppid, state) of every process.

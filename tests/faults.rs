@@ -35,6 +35,19 @@ fn end_all(marker: &str) {
     }
 }
 
+/// Starts pmap with `args` in `dir`, stdin on /dev/null, stdout and stderr piped.
+fn spawn_pmap(dir: &Path, args: &[&str]) -> Child {
+    Command::new(pmap_path())
+        .args(args)
+        .current_dir(dir)
+        .env_remove("PMAP_SHELL")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("pmap starts")
+}
+
 fn output(child: Child) -> (String, String) {
     let out = child.wait_with_output().expect("output");
     (
@@ -84,20 +97,19 @@ fn a_timeout_ends_pmap_within_the_grace_even_if_a_descendant_escaped() {
 fn sigint_ends_pmap_within_the_grace_even_if_a_descendant_escaped() {
     let dir = tempfile::tempdir().unwrap();
     let marker = "sleep 600.4143";
-    let mut child = Command::new(pmap_path())
-        .args(["-j2", "--kill-grace", "1", "sh", "-c"])
-        .arg(format!("setsid {marker} & sleep 601.4143"))
-        .args([":::", "a", "b"])
-        .current_dir(dir.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while processes_with("sleep 601.4143") < 2 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let job = format!("setsid {marker} & sleep 601.4143");
+    let args = [
+        "-j2",
+        "--kill-grace",
+        "1",
+        "sh",
+        "-c",
+        &job,
+        ":::",
+        "a",
+        "b",
+    ];
+    let mut child = pmap_with_jobs_running(dir.path(), &args, "sleep 601.4143", 2);
     let sent = Instant::now();
     kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
     let code = wait_with_timeout(&mut child, Duration::from_secs(20));
@@ -114,16 +126,10 @@ fn sigint_ends_pmap_within_the_grace_even_if_a_descendant_escaped() {
 fn jobs_pmap_interrupted_are_not_logged_and_resume_runs_them_again() {
     let dir = tempfile::tempdir().unwrap();
     let job = r#"case $1 in slow) sleep 30.4144;; esac; echo "$1""#;
-    let mut child = Command::new(pmap_path())
-        .args([
-            "-j2", "--joblog", "log", "sh", "-c", job, "sh", ":::", "quick", "slow",
-        ])
-        .current_dir(dir.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let args = [
+        "-j2", "--joblog", "log", "sh", "-c", job, "sh", ":::", "quick", "slow",
+    ];
+    let mut child = spawn_pmap(dir.path(), &args);
     let log = dir.path().join("log");
     let deadline = Instant::now() + Duration::from_secs(10);
     while (fs::read_to_string(&log).unwrap_or_default().lines().count() < 2
@@ -215,22 +221,11 @@ fn huge_numbers_are_usage_errors_or_clamped_never_a_panic() {
     }
 }
 
-/// Starts pmap with `args` in `dir`, stdout and stderr piped, and waits until `n` processes
-/// have `marker` in their command line.
+/// Starts pmap with `args` in `dir` and waits until `n` processes have `marker` in their
+/// command line.
 fn pmap_with_jobs_running(dir: &Path, args: &[&str], marker: &str, n: usize) -> Child {
-    let child = Command::new(pmap_path())
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while processes_with(marker) < n {
-        assert!(Instant::now() < deadline, "the jobs never started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let child = spawn_pmap(dir, args);
+    common::wait_for_processes(marker, n);
     child
 }
 
@@ -294,11 +289,7 @@ fn a_real_time_signal_ends_the_jobs_before_pmap_exits() {
         wait_with_timeout(&mut child, Duration::from_secs(20)),
         128 + 35
     );
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while processes_with(marker) > 0 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert_eq!(processes_with(marker), 0, "a job outlived pmap");
+    common::assert_none_left(marker);
 }
 
 #[test]
@@ -324,11 +315,7 @@ fn other_ending_signals_end_the_jobs_before_pmap_exits() {
             "{signal}: {:?}",
             sent.elapsed()
         );
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while processes_with(&marker) > 0 && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        assert_eq!(processes_with(&marker), 0, "{signal}: a job outlived pmap");
+        common::assert_none_left(&marker);
     }
 }
 
@@ -341,14 +328,7 @@ fn a_joblog_row_means_the_output_was_delivered_even_after_kill_9() {
     let items: Vec<String> = (1..=20).map(|i| i.to_string()).collect();
     let mut args = vec!["-k", "-j4", "--joblog", "log", "sh", "-c", job, "sh", ":::"];
     args.extend(items.iter().map(String::as_str));
-    let mut child = Command::new(pmap_path())
-        .args(&args)
-        .current_dir(dir.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_pmap(dir.path(), &args);
     let deadline = Instant::now() + Duration::from_secs(20);
     while (2..=20).any(|i| !dir.path().join(format!("done.{i}")).exists()) {
         assert!(Instant::now() < deadline, "the quick jobs never finished");
@@ -393,29 +373,18 @@ fn a_reader_that_stops_reading_does_not_keep_pmap_from_ending_on_a_signal() {
         let marker = format!("sleep 60.415{signals}");
         let job = format!("head -c 5000000 /dev/zero; {marker}");
         // stdout is a pipe nobody reads: pmap fills it and blocks in write(1).
-        let mut child = Command::new(pmap_path())
-            .args([
-                "--kill-grace",
-                "1",
-                "-j2",
-                "sh",
-                "-c",
-                &job,
-                ":::",
-                "a",
-                "b",
-            ])
-            .current_dir(dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while processes_with(&marker) < 2 {
-            assert!(Instant::now() < deadline, "the jobs never started");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let args = [
+            "--kill-grace",
+            "1",
+            "-j2",
+            "sh",
+            "-c",
+            &job,
+            ":::",
+            "a",
+            "b",
+        ];
+        let mut child = pmap_with_jobs_running(dir.path(), &args, &marker, 2);
         let sent = Instant::now();
         for _ in 0..signals {
             kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();

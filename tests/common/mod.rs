@@ -261,6 +261,20 @@ pub fn processes_with(marker: &str) -> usize {
         .count()
 }
 
+/// Waits (up to 10 s) until `n` processes have `marker` in their command line: the jobs
+/// a test is about to signal have started.
+#[track_caller]
+pub fn wait_for_processes(marker: &str, n: usize) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while processes_with(marker) < n {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the jobs never started ('{marker}')"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Asserts that no process with `marker` in its command line is left, allowing
 /// [`GONE_WITHIN`] for a SIGKILL to land.
 #[track_caller]

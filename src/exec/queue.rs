@@ -9,6 +9,12 @@
 //! process) hands it back to the front of the queue; workers then leave only once nothing
 //! can come back any more: the input has ended, nothing is queued and no other worker holds
 //! a job.
+//!
+//! A worker may pass over a handed-back item (a retry prefers a host it has not failed on).
+//! Once nothing can come back any more, such an item goes to a worker that does not want it
+//! only after every live worker has passed it over: a worker that is between two items is
+//! still live, so a retry is not taken by the wrong host in the moment its right host is
+//! finishing its last job.
 
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -33,6 +39,14 @@ struct State<T> {
     producer_waiting: bool,
     /// Items taken and not yet reported [`WorkQueue::finished`] or handed back.
     busy: usize,
+    /// Workers between [`WorkQueue::join`] and [`WorkQueue::leave`].
+    workers: usize,
+    /// Bumped whenever the queued items change, so that passing over them is counted
+    /// afresh.
+    round: u64,
+    /// Workers that passed over every queued item in this round while nothing could come
+    /// back any more.
+    passed_over: usize,
 }
 
 impl<T> WorkQueue<T> {
@@ -44,6 +58,9 @@ impl<T> WorkQueue<T> {
                 idle: 0,
                 producer_waiting: false,
                 busy: 0,
+                workers: 0,
+                round: 0,
+                passed_over: 0,
             }),
             filled: Condvar::new(),
             drained: Condvar::new(),
@@ -67,6 +84,7 @@ impl<T> WorkQueue<T> {
             return false;
         }
         state.items.push_back(item);
+        state.new_round();
         if state.idle > 0 {
             self.filled.notify_one();
         }
@@ -76,8 +94,10 @@ impl<T> WorkQueue<T> {
     /// Takes the next item that `accept` takes (the first one, for every item
     /// [`WorkQueue::push`]ed: only handed-back items are ever passed over), blocking while
     /// there is none. `None` once the queue is closed and empty, or `control` is stopping.
+    /// Once nothing can come back, an item no live worker takes goes to anyone.
     pub fn pop(&self, control: &Control, accept: &dyn Fn(&T) -> bool) -> Option<T> {
         let mut state = self.lock();
+        let mut passed_in = None;
         loop {
             if control.is_stopping() {
                 return None;
@@ -86,8 +106,17 @@ impl<T> WorkQueue<T> {
                 return Some(item);
             }
             if state.closed && state.busy == 0 {
-                // Nothing can come back any more: whatever is left is for anyone.
-                return self.take(&mut state, &|_| true);
+                if state.items.is_empty() {
+                    return None;
+                }
+                if passed_in != Some(state.round) {
+                    passed_in = Some(state.round);
+                    state.passed_over += 1;
+                    self.filled.notify_all();
+                }
+                if state.passed_over >= state.workers {
+                    return self.take(&mut state, &|_| true);
+                }
             }
             state.idle += 1;
             state = self.filled.wait(state).unwrap_or_else(|p| p.into_inner());
@@ -107,6 +136,7 @@ impl<T> WorkQueue<T> {
         let at = state.items.iter().position(accept)?;
         let item = state.items.remove(at)?;
         state.busy += 1;
+        state.new_round();
         if state.producer_waiting && state.items.len() <= self.capacity / 2 {
             state.producer_waiting = false;
             self.drained.notify_one();
@@ -119,7 +149,7 @@ impl<T> WorkQueue<T> {
     pub fn finished(&self) {
         let mut state = self.lock();
         state.busy -= 1;
-        if state.busy == 0 && state.closed && state.items.is_empty() {
+        if state.busy == 0 && state.closed {
             self.filled.notify_all();
         }
     }
@@ -129,6 +159,20 @@ impl<T> WorkQueue<T> {
         let mut state = self.lock();
         state.items.push_front(item);
         state.busy = state.busy.saturating_sub(1);
+        state.new_round();
+        self.filled.notify_all();
+    }
+
+    /// A worker starts taking items; until it [`WorkQueue::leave`]s, an item it passes
+    /// over waits for it to decide.
+    pub fn join(&self) {
+        self.lock().workers += 1;
+    }
+
+    /// A worker takes no more items.
+    pub fn leave(&self) {
+        let mut state = self.lock();
+        state.workers = state.workers.saturating_sub(1);
         self.filled.notify_all();
     }
 
@@ -154,6 +198,13 @@ impl<T> WorkQueue<T> {
 
     fn lock(&self) -> MutexGuard<'_, State<T>> {
         crate::lock(&self.state)
+    }
+}
+
+impl<T> State<T> {
+    fn new_round(&mut self) {
+        self.round += 1;
+        self.passed_over = 0;
     }
 }
 
@@ -209,6 +260,63 @@ mod tests {
         std::thread::sleep(Duration::from_millis(50));
         queue.hand_back(1);
         assert_eq!(other.join().unwrap(), (Some(1), None));
+    }
+
+    #[test]
+    fn a_passed_over_item_waits_for_a_live_worker_between_two_items() {
+        // Worker A passes over item 1 (a retry that failed on its host); worker B is
+        // finishing item 2. The moment B finishes, nothing can come back any more, but
+        // item 1 is still B's to take: A must not take it while B is live.
+        let queue = Arc::new(WorkQueue::new(4));
+        let control = control();
+        queue.join();
+        queue.join();
+        assert!(queue.push(1, &control));
+        assert!(queue.push(2, &control));
+        queue.close();
+        assert_eq!(queue.pop(&control, &|_| true), Some(1));
+        assert_eq!(queue.pop(&control, &|_| true), Some(2));
+        queue.hand_back(1);
+        let a = {
+            let (queue, control) = (Arc::clone(&queue), Arc::clone(&control));
+            std::thread::spawn(move || {
+                let got = queue.pop(&control, &|&n| n != 1);
+                queue.leave();
+                got
+            })
+        };
+        std::thread::sleep(Duration::from_millis(50));
+        queue.finished();
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(queue.try_pop(&control, &|_| true), Some(1));
+        queue.finished();
+        assert_eq!(a.join().unwrap(), None);
+    }
+
+    #[test]
+    fn an_item_every_live_worker_passes_over_goes_to_one_of_them() {
+        let queue = Arc::new(WorkQueue::new(4));
+        let control = control();
+        let workers: Vec<_> = (0..3)
+            .map(|_| {
+                queue.join();
+                let (queue, control) = (Arc::clone(&queue), Arc::clone(&control));
+                std::thread::spawn(move || {
+                    let got = queue.pop(&control, &|_| false);
+                    if got.is_some() {
+                        queue.finished();
+                    }
+                    let rest = queue.pop(&control, &|_| false);
+                    queue.leave();
+                    (got, rest)
+                })
+            })
+            .collect();
+        assert!(queue.push(7, &control));
+        queue.close();
+        let got: Vec<_> = workers.into_iter().map(|w| w.join().unwrap()).collect();
+        assert_eq!(got.iter().filter(|g| g.0 == Some(7)).count(), 1, "{got:?}");
+        assert!(got.iter().all(|g| g.1.is_none()), "{got:?}");
     }
 
     #[test]

@@ -245,6 +245,7 @@ fn run_executor(shared: &Shared, slot: usize) {
 /// The slot loop: takes work until there is none or the run stops, runs each job with
 /// `executor` (with its retries), and reports it. Lets `executor` retire at the end.
 fn slot_loop<E: Executor>(shared: &Shared, mut executor: E) {
+    let _member = Member::join(&shared.queue);
     let env = &shared.env;
     let (config, control) = (&env.config, &env.control);
     // A finished job's event waits until this slot has started its next job, so that
@@ -387,6 +388,23 @@ fn hand_back(shared: &Shared, job: Job) {
             "no host in --sshlogin can be reached any more; the remaining jobs did not run".into(),
         ));
         env.control.stop();
+    }
+}
+
+/// A slot's membership of the queue's live workers, ended even if the slot panics (a
+/// handed-back job would otherwise wait for it for ever).
+struct Member<'a>(&'a WorkQueue<Work>);
+
+impl<'a> Member<'a> {
+    fn join(queue: &'a WorkQueue<Work>) -> Self {
+        queue.join();
+        Member(queue)
+    }
+}
+
+impl Drop for Member<'_> {
+    fn drop(&mut self) {
+        self.0.leave();
     }
 }
 

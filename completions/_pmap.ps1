@@ -35,6 +35,7 @@ Register-ArgumentCompleter -Native -CommandName 'pmap' -ScriptBlock {
             [CompletionResult]::new('--results', '--results', [CompletionResultType]::ParameterName, 'Also keep each job''s output in DIR/<seq>/stdout, stderr and meta.json')
             [CompletionResult]::new('--pool', '--pool', [CompletionResultType]::ParameterName, 'How jobs run: a fresh process per job (thread), or long-lived workers that read one item per line on stdin and answer one line each (process)')
             [CompletionResult]::new('--max-tasks', '--max-tasks', [CompletionResultType]::ParameterName, 'With --pool process: replace each worker after it has handled N items')
+            [CompletionResult]::new('--pool-window', '--pool-window', [CompletionResultType]::ParameterName, 'With --pool process: send each worker up to N items ahead of their answers (default: automatic, from 1 for slow items up to 256 for fast ones)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'End a job that runs longer than DURATION (30, 1.5s, 500ms, 2m, 1h): SIGTERM to its process group, then SIGKILL after the kill grace; the job fails')
             [CompletionResult]::new('--kill-grace', '--kill-grace', [CompletionResultType]::ParameterName, 'How long a job gets between SIGTERM and SIGKILL [default: 2s]')
             [CompletionResult]::new('--retries', '--retries', [CompletionResultType]::ParameterName, 'Run a failed job up to N more times; only its last attempt''s output is printed')

@@ -23,7 +23,7 @@ _pmap() {
 
     case "${cmd}" in
         pmap)
-            opts="-j -0 -d -a -n -I -k -u -v -S -h -V --jobs --null --delimiter --arg-file --link --colsep --max-args --shell --dry-run --keep-order --group --lb --line-buffer --ungroup --tag --tagstring --merge-stderr --json --results --pool --max-tasks --timeout --kill-grace --retries --delay --halt --joblog --resume --resume-failed --bar --eta --verbose --sshlogin --sshlogin-file --ssh-command --no-ssh-sharing --color --help --version"
+            opts="-j -0 -d -a -n -I -k -u -v -S -h -V --jobs --null --delimiter --arg-file --link --colsep --max-args --shell --dry-run --keep-order --group --lb --line-buffer --ungroup --tag --tagstring --merge-stderr --json --results --pool --max-tasks --pool-window --timeout --kill-grace --retries --delay --halt --joblog --resume --resume-failed --bar --eta --verbose --sshlogin --sshlogin-file --ssh-command --no-ssh-sharing --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -82,6 +82,10 @@ _pmap() {
                     return 0
                     ;;
                 --max-tasks)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pool-window)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

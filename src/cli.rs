@@ -133,6 +133,11 @@ pub struct Cli {
     #[arg(long = "max-tasks", value_name = "N")]
     pub max_tasks: Option<u64>,
 
+    /// With --pool process: send each worker up to N items ahead of their answers (default:
+    /// automatic, from 1 for slow items up to 256 for fast ones)
+    #[arg(long = "pool-window", value_name = "N")]
+    pub pool_window: Option<usize>,
+
     /// End a job that runs longer than DURATION (30, 1.5s, 500ms, 2m, 1h): SIGTERM to its
     /// process group, then SIGKILL after the kill grace; the job fails
     #[arg(long = "timeout", value_name = "DURATION")]

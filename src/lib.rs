@@ -16,6 +16,7 @@ pub mod event;
 pub mod exec;
 pub mod exit;
 pub mod halt;
+pub mod heap;
 pub mod input;
 pub mod remote;
 pub mod setup;
@@ -53,6 +54,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> Outcome {
         report(info);
     }));
     signals::reset_child_signal();
+    heap::tune();
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parse_and_run(args)));
     match outcome {
         Ok(outcome) if !PANICKED.load(Ordering::SeqCst) => outcome,
@@ -191,7 +193,13 @@ fn run_slots(
     joblog: Option<JobLog>,
     remote: Option<Arc<Remote>>,
 ) -> Outcome {
-    let (events_tx, events_rx, nap) = event::channel((2 * config.jobs).clamp(16, 256));
+    // Process-pool workers answer many items per wake-up: room for their answers to
+    // gather while the collector naps.
+    let capacity = match config.pool {
+        config::Pool::Process => (512 * config.jobs).clamp(256, 4096),
+        config::Pool::Thread => (2 * config.jobs).clamp(16, 256),
+    };
+    let (events_tx, events_rx, nap) = event::channel(capacity);
     let budget = MemoryBudget::new(config.output.memory_limit);
     let base_env = match exec::spawn::BaseEnv::capture() {
         Ok(base_env) => base_env,

@@ -44,6 +44,9 @@ pub struct Config {
     pub pool: Pool,
     /// `--max-tasks`: items a process-pool worker handles before it is replaced.
     pub max_tasks: Option<u64>,
+    /// `--pool-window`: items sent to a process-pool worker ahead of their answers; `None`
+    /// for the automatic window.
+    pub pool_window: Option<usize>,
     pub dry_run: bool,
     /// `-S`/`--sshlogin-file`: the hosts jobs run on, if any.
     pub remote: Option<RemoteConfig>,
@@ -164,6 +167,7 @@ impl Config {
             control,
             pool: cli.pool.into(),
             max_tasks: cli.max_tasks,
+            pool_window: cli.pool_window,
             dry_run: cli.dry_run,
             remote,
         })
@@ -287,9 +291,14 @@ fn check_pool(cli: &Cli, template: &Template, command: &[OsString], remote: bool
         }
     } else if cli.max_tasks.is_some() {
         bail!("--max-tasks needs --pool process");
+    } else if cli.pool_window.is_some() {
+        bail!("--pool-window needs --pool process");
     }
     if cli.max_tasks == Some(0) {
         bail!("--max-tasks must be at least 1");
+    }
+    if cli.pool_window == Some(0) {
+        bail!("--pool-window must be at least 1");
     }
     if remote && cli.pool == PoolKind::Process {
         bail!("--sshlogin cannot be used with --pool process (yet); use --pool thread");

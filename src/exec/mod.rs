@@ -72,6 +72,23 @@ pub trait Executor {
     /// queue for another slot.
     fn failed_here(&self, _job: &mut Job) {}
 
+    /// How many jobs the slot should hold for this executor at once, counting the next one
+    /// to attempt (pipelining: see [`Executor::line_up`]). 1 for one job at a time.
+    fn window(&self) -> usize {
+        1
+    }
+
+    /// The jobs the slot holds, in the order it will attempt them, the next one first; an
+    /// executor that pipelines may start them ahead of their turn. `more`: whether more
+    /// jobs may come to this slot.
+    fn line_up(&mut self, _jobs: &mut dyn Iterator<Item = &Job>, _more: bool) {}
+
+    /// Whether `job` is already under way here (started ahead of its turn), so that it is
+    /// still attempted, and reported, when the run stops without ending running jobs.
+    fn holds(&self, _job: &Job) -> bool {
+        false
+    }
+
     /// The slot's loop is over: end whatever the executor keeps running between jobs.
     fn retire(&mut self) {}
 }

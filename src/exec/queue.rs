@@ -190,6 +190,13 @@ impl<T> WorkQueue<T> {
         self.drained.notify_all();
     }
 
+    /// Whether no more items will come: the queue is closed and empty (a handed-back item
+    /// may still come back).
+    pub fn drained(&self) -> bool {
+        let state = self.lock();
+        state.closed && state.items.is_empty()
+    }
+
     /// Items queued and workers waiting, for deciding whether to start another worker.
     pub fn load(&self) -> (usize, usize) {
         let state = self.lock();

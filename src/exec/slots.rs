@@ -12,6 +12,7 @@
 //! which cost 0.3 s before the first job at `-j500` and 10 s at `-j4096`; see
 //! docs/decisions.md.)
 
+use std::collections::VecDeque;
 use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,7 +25,7 @@ use crate::event::{Event, Events, JobResult};
 use crate::exec::fresh::FreshProcess;
 use crate::exec::queue::WorkQueue;
 use crate::exec::ssh::RemoteSlot;
-use crate::exec::worker::PersistentWorker;
+use crate::exec::worker::{PersistentWorker, window};
 use crate::exec::{Executor, Handback, JobEnv};
 use crate::halt::{Halt, Threshold};
 use crate::input::Job;
@@ -80,6 +81,11 @@ pub fn start(env: JobEnv) -> io::Result<(Submitter, Slots)> {
             threshold: Threshold::Percent(_),
             ..
         }) => PERCENT_READ_AHEAD,
+        // Process-pool workers hold up to a window of items each.
+        _ if config.pool == Pool::Process => {
+            let window = config.pool_window.unwrap_or(window::AUTO_MAX);
+            (2 * config.jobs).saturating_mul(window).clamp(64, 16384)
+        }
         _ => (2 * config.jobs).clamp(64, 4096),
     };
     let slots = config.jobs;
@@ -260,7 +266,8 @@ fn slot_loop<E: Executor>(shared: &Shared, mut executor: E) {
         event: None,
         gone: false,
     };
-    while let Some(work) = next_work(shared, &executor, &mut held) {
+    let mut hand = VecDeque::new();
+    while let Some(work) = next_work(shared, &mut executor, &mut hand, &mut held) {
         let sent = match work {
             Work::Job(job) if config.control.skip.contains(&job.seq) => {
                 held.send();
@@ -313,22 +320,76 @@ fn slot_loop<E: Executor>(shared: &Shared, mut executor: E) {
             break;
         }
     }
+    // A slot that leaves early gives back what it still holds, for the others.
+    while let Some(work) = hand.pop_back() {
+        shared.queue.hand_back(work);
+    }
     held.send();
     executor.retire();
 }
 
-/// The next work this slot's executor takes; the held event goes out before waiting.
-fn next_work<E: Executor>(shared: &Shared, executor: &E, held: &mut Held<'_>) -> Option<Work> {
+/// The next work for this slot. The slot holds up to the executor's window of work taken
+/// from the queue (`hand`), topped up once half of it has gone, and lines its jobs up with
+/// the executor; the held event goes out before waiting. Once the run stops, only jobs the
+/// executor already has under way are still attempted.
+fn next_work<E: Executor>(
+    shared: &Shared,
+    executor: &mut E,
+    hand: &mut VecDeque<Work>,
+    held: &mut Held<'_>,
+) -> Option<Work> {
     let control = &shared.env.control;
-    let accept = |work: &Work| match work {
-        Work::Job(job) => executor.accepts(job),
-        _ => true,
-    };
-    if let Some(work) = shared.queue.try_pop(control, &accept) {
-        return Some(work);
+    if control.is_stopping() {
+        return match hand.pop_front() {
+            Some(Work::Job(job)) if executor.holds(&job) => Some(Work::Job(job)),
+            _ => {
+                hand.clear();
+                None
+            }
+        };
     }
-    held.send();
-    shared.queue.pop(control, &accept)
+    let window = executor.window().max(1);
+    let mut topped_up = false;
+    {
+        let accept = |work: &Work| match work {
+            Work::Job(job) => executor.accepts(job),
+            _ => true,
+        };
+        if hand.len() <= window / 2 {
+            while hand.len() < window && !ends_input(hand.back()) {
+                match shared.queue.try_pop(control, &accept) {
+                    Some(work) => {
+                        hand.push_back(work);
+                        topped_up = true;
+                    }
+                    None => break,
+                }
+            }
+        }
+        if hand.is_empty() {
+            held.send();
+            hand.push_back(shared.queue.pop(control, &accept)?);
+            topped_up = true;
+        }
+    }
+    // Lined up again only when the hand has grown or could have: the jobs already lined up
+    // stay so, and going over them for every job would cost time in proportion to the
+    // window.
+    if window > 1 && (topped_up || hand.len() <= window / 2) {
+        let more = !ends_input(hand.back()) && !shared.queue.drained();
+        let skip = &shared.env.config.control.skip;
+        let mut jobs = hand.iter().filter_map(|work| match work {
+            Work::Job(job) if !skip.contains(&job.seq) => Some(job),
+            _ => None,
+        });
+        executor.line_up(&mut jobs, more);
+    }
+    hand.pop_front()
+}
+
+/// Whether `work` is the last the input gives.
+fn ends_input(work: Option<&Work>) -> bool {
+    matches!(work, Some(Work::End { .. } | Work::ReadError(_)))
 }
 
 /// Makes attempts at `job` until one succeeds, `--retries` runs out or pmap stops; the last

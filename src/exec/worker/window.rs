@@ -1,0 +1,116 @@
+//! How many items a process-pool worker holds at once (`--pool-window`).
+//!
+//! Lock-step (one item, then its answer, then the next) costs every item a round trip
+//! through the scheduler for pmap and for the worker. Several items in flight let the
+//! worker read them in one go and write answers as they come. But items queued at one
+//! worker cannot go to another one that is idle, so when items are slow the window stays
+//! small: by default it holds about [`QUEUED_WORK`] of work, judged from how long the
+//! worker took per item so far, between 1 and [`AUTO_MAX`] items.
+
+use std::time::Duration;
+
+/// How much work, by the worker's own pace, may wait at one worker.
+const QUEUED_WORK: Duration = Duration::from_millis(20);
+
+/// Workers slower than this per item are read as their answers come.
+const NAP_BELOW: Duration = Duration::from_micros(100);
+
+/// The longest and the shortest nap between reads of a fast worker's answers.
+const MAX_NAP: Duration = Duration::from_millis(1);
+const MIN_NAP: Duration = Duration::from_micros(20);
+
+/// The largest automatic window, in items.
+pub const AUTO_MAX: usize = 256;
+
+/// The most item bytes in flight to one worker (at least one item always goes).
+pub const MAX_BYTES: usize = 64 * 1024;
+
+pub struct Window {
+    /// `--pool-window N`.
+    fixed: Option<usize>,
+    /// How long the worker took per item, a moving average; `None` until one is known.
+    per_item: Option<Duration>,
+}
+
+impl Window {
+    pub fn new(fixed: Option<usize>) -> Self {
+        Window {
+            fixed,
+            per_item: None,
+        }
+    }
+
+    /// Items the worker may hold now, counting the one it is working on.
+    pub fn size(&self) -> usize {
+        if let Some(fixed) = self.fixed {
+            return fixed;
+        }
+        match self.per_item {
+            None => 1,
+            Some(t) if t.is_zero() => AUTO_MAX,
+            Some(t) => {
+                let fit = QUEUED_WORK.as_nanos() / t.as_nanos();
+                (fit.min(AUTO_MAX as u128) as usize).max(1)
+            }
+        }
+    }
+
+    /// How long to let answers gather before looking for the next one, with `in_flight`
+    /// items sent: for a fast worker, a fraction of the time it needs for them, so that
+    /// pmap reads many answers per wake-up instead of waking for each (the collector naps
+    /// for the same reason). `None` when the worker is slow enough that waking per answer
+    /// costs nothing worth saving.
+    pub fn nap(&self, in_flight: usize) -> Option<Duration> {
+        let per_item = self.per_item.filter(|&t| t < NAP_BELOW)?;
+        let nap = (per_item * u32::try_from(in_flight).unwrap_or(u32::MAX) / 2).min(MAX_NAP);
+        (nap >= MIN_NAP).then_some(nap)
+    }
+
+    /// The worker answered an item it had been working on for `took`.
+    pub fn answered(&mut self, took: Duration) {
+        self.per_item = Some(match self.per_item {
+            None => took,
+            Some(avg) => (avg * 7 + took) / 8,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_items_open_the_window_and_slow_ones_close_it() {
+        let mut window = Window::new(None);
+        assert_eq!(window.size(), 1);
+        for _ in 0..50 {
+            window.answered(Duration::from_micros(5));
+        }
+        assert_eq!(window.size(), AUTO_MAX);
+        for _ in 0..50 {
+            window.answered(Duration::from_secs(1));
+        }
+        assert_eq!(window.size(), 1);
+        window.answered(Duration::from_millis(2));
+        assert!(window.size() < 10, "{}", window.size());
+    }
+
+    #[test]
+    fn only_fast_workers_are_napped_on() {
+        let mut window = Window::new(None);
+        assert_eq!(window.nap(100), None);
+        window.answered(Duration::from_micros(4));
+        assert_eq!(window.nap(100), Some(Duration::from_micros(200)));
+        assert_eq!(window.nap(1), None);
+        assert_eq!(window.nap(100_000), Some(MAX_NAP));
+        window.answered(Duration::from_millis(50));
+        assert_eq!(window.nap(100), None);
+    }
+
+    #[test]
+    fn a_fixed_window_stays() {
+        let mut window = Window::new(Some(7));
+        window.answered(Duration::from_secs(3));
+        assert_eq!(window.size(), 7);
+    }
+}

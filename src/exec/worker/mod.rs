@@ -42,6 +42,10 @@ pub struct PersistentWorker<'a> {
     end: u8,
 }
 
+/// How often a worker that is silent while it owes answers is looked at, to see whether
+/// it is waiting for input instead of working.
+const LOOK_EVERY: Duration = Duration::from_millis(20);
+
 /// How many workers in a row exited before they answered their first item stops the run.
 const FAILED_STARTS: u32 = 3;
 
@@ -53,6 +57,8 @@ const FAILED_STARTS: u32 = 3;
 pub struct StartBreaker {
     in_a_row: AtomicU32,
     shown: AtomicBool,
+    /// Workers that hold their answers back have been told about (once per run).
+    noted_held_answers: AtomicBool,
 }
 
 impl StartBreaker {
@@ -253,6 +259,7 @@ impl<'a> PersistentWorker<'a> {
             prefix,
             buf,
             window,
+            slot,
             ..
         } = self
         else {
@@ -264,6 +271,7 @@ impl<'a> PersistentWorker<'a> {
             .filter(|&t| t > sent_at)
             .unwrap_or(sent_at);
         let deadline = env.config.control.timeout.map(|t| since + t);
+        let mut looked = Instant::now();
         loop {
             if worker.take_answer(sink, env) {
                 if let Some(at) = worker.last_answer.filter(|_| worker.answered > 1) {
@@ -293,7 +301,15 @@ impl<'a> PersistentWorker<'a> {
             if let Some(nap) = window.nap(worker.sent.len()) {
                 std::thread::sleep(wait.map_or(nap, |w| w.min(nap)));
             }
-            worker.pump(prefix, env, buf, wait);
+            let look = wait.map_or(LOOK_EVERY, |w| w.min(LOOK_EVERY));
+            worker.pump(prefix, env, buf, Some(look));
+            if looked.elapsed() >= LOOK_EVERY {
+                looked = Instant::now();
+                if worker.holds_answers_back() {
+                    answers_held_back(env, *slot, seq);
+                    worker.no_more_items();
+                }
+            }
         }
     }
 
@@ -329,7 +345,14 @@ impl<'a> PersistentWorker<'a> {
             .worker
             .as_ref()
             .is_some_and(|w| w.sent.is_empty() && w.nothing_pending() && has_exited(w.pid));
-        if ended_between_items {
+        if self
+            .worker
+            .as_ref()
+            .is_some_and(|w| w.input_closed() && w.sent.is_empty())
+        {
+            // Its input was closed (it held its answers back): it ends on its own.
+            self.retire_worker(self.env.config.control.kill_grace);
+        } else if ended_between_items {
             let status = self.retire_worker(Duration::ZERO);
             if !matches!(status, JobStatus::Exited(0)) {
                 let how = how_it_ended(&status);
@@ -476,6 +499,24 @@ impl Executor for PersistentWorker<'_> {
 
     fn retire(&mut self) {
         self.retire_worker(self.env.config.control.kill_grace);
+    }
+}
+
+/// A worker that waits for more input while it owes answers holds them back (its output is
+/// buffered, most likely): its input is closed, so that it writes them out and ends, and
+/// the next items go to a new worker. Said once per run, since every worker does the same.
+fn answers_held_back(env: &JobEnv, slot: usize, seq: u64) {
+    if !env
+        .worker_starts
+        .noted_held_answers
+        .swap(true, Ordering::SeqCst)
+    {
+        let _ = env.events.send(Event::Notice(format!(
+            "worker in slot {slot} waits for more input without having answered item {seq}: \
+             it holds its answers back (buffered output?); closing its input so that it \
+             writes them, and starting new workers for the next items. Make the worker \
+             flush each answer (see docs/pools.md)"
+        )));
     }
 }
 

@@ -14,7 +14,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
-use nix::poll::{PollFd, PollFlags, poll};
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 use crate::capture::sink::{JobSink, push_lines};
 use crate::capture::spool::Spool;
@@ -69,6 +69,8 @@ pub struct Worker {
     /// Items sent in all, and answered in all.
     pub tasks: u64,
     pub answered: u64,
+    /// Looks in a row that found it waiting for input while it owes answers.
+    waiting_looks: u32,
     /// When the last answer was complete: the next item's clock starts there if it was
     /// sent before.
     pub last_answer: Option<Instant>,
@@ -119,6 +121,7 @@ impl Worker {
             tasks: 0,
             answered: 0,
             last_answer: None,
+            waiting_looks: 0,
         })
     }
 
@@ -149,6 +152,52 @@ impl Worker {
         self.stdin = None;
         self.outbox.clear();
         self.written = 0;
+    }
+
+    /// Whether the worker is waiting for more input while it owes answers: everything sent
+    /// has been written, and it is blocked reading the pipe pmap feeds it (Linux's
+    /// `/proc/PID/syscall` shows `read` on descriptor 0, which is that pipe), with nothing
+    /// written to stdout meanwhile; seen so on two looks in a row. A worker that works on
+    /// an item, or writes, is not.
+    pub fn holds_answers_back(&mut self) -> bool {
+        let waiting = self.waits_for_input();
+        self.waiting_looks = if waiting { self.waiting_looks + 1 } else { 0 };
+        self.waiting_looks >= 2
+    }
+
+    fn waits_for_input(&self) -> bool {
+        let Some(stdin) = &self.stdin else {
+            return false;
+        };
+        if self.sent.is_empty() || self.written < self.outbox.len() {
+            return false;
+        }
+        let Ok(call) = std::fs::read_to_string(format!("/proc/{}/syscall", self.pid)) else {
+            return false;
+        };
+        let mut fields = call.split_whitespace();
+        let reading = fields.next() == Some(libc::SYS_read.to_string().as_str());
+        if !(reading && fields.next() == Some("0x0")) {
+            return false;
+        }
+        let ours = nix::sys::stat::fstat(stdin).map(|st| format!("pipe:[{}]", st.st_ino));
+        let fd0 = std::fs::read_link(format!("/proc/{}/fd/0", self.pid));
+        match (ours, fd0) {
+            (Ok(ours), Ok(fd0)) if fd0.as_os_str() == ours.as_str() => {}
+            _ => return false,
+        }
+        // Whatever it wrote before it began to wait is in the pipe by now: an answer
+        // waiting to be read means it does not hold it back.
+        let Some(stdout) = &self.stdout else {
+            return false;
+        };
+        let mut fds = [PollFd::new(stdout.as_fd(), PollFlags::POLLIN)];
+        matches!(poll(&mut fds, PollTimeout::ZERO), Ok(0))
+    }
+
+    /// Whether its stdin is closed, or to be closed: it takes no more items.
+    pub fn input_closed(&self) -> bool {
+        self.stdin.is_none() || self.closing
     }
 
     pub fn stdout_open(&self) -> bool {

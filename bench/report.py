@@ -246,6 +246,17 @@ def summary(runs, loads):
             rows.append(("pool", f"--pool process, bench/double.py ({pr.n:,} items)",
                          f"{secs(med(pr.wall))} ({rate(rate_p)} items/s)", ratio, "≥ 20×",
                          checked(pr, met)))
+        mp, alone = po.get("multiprocessing.Pool.map"), po.get("python alone")
+        if alone:
+            rows.append(("pool", f"one python alone, bench/double.py ({alone.n:,} items)",
+                         secs(med(alone.wall)), "—", "context", checked(alone, "")))
+        if mp:
+            rows.append(("pool", f"multiprocessing.Pool.map, chunksize 1000 ({mp.n:,} items)",
+                         secs(med(mp.wall)), "1.00", "—", checked(mp, "")))
+        if pr and mp:
+            q = med(pr.wall) / med(mp.wall)
+            rows.append(("pool", "--pool process time ÷ Pool.map time", f"{q:.2f}×",
+                         f"{q:.2f}", "≤ 2.0×", checked(pr, checked(mp, yes(q <= 2.0)))))
 
     me = runs.get("memory", {})
     for name, r in me.items():

@@ -214,10 +214,30 @@ fn two_lines_for_one_item_fail_the_run_with_a_window() {
 }
 
 #[test]
-fn a_worker_that_buffers_its_answers_does_not_hang_pmap() {
-    // awk buffers its output when it is a pipe: it answers only when its input ends.
+fn a_worker_that_buffers_its_answers_gets_items_in_bulk() {
+    // awk buffers its output when it is a pipe: it writes when its buffer is full, or when
+    // its input ends. pmap sees it wait for input while it owes answers, and feeds it more.
     let out = run(
         ["-k", "-j2", "--pool", "process", "awk", "{ print $1 * 2 }"],
+        numbers(3000),
+    );
+    let expected: String = (1..=3000).map(|i| format!("{}\n", i * 2)).collect();
+    out.ok(expected);
+}
+
+#[test]
+fn a_buffering_worker_held_to_a_window_has_its_input_closed_with_a_notice() {
+    let out = run(
+        [
+            "-k",
+            "-j1",
+            "--pool-window",
+            "2",
+            "--pool",
+            "process",
+            "awk",
+            "{ print $1 * 2 }",
+        ],
         numbers(6),
     );
     assert_eq!(out.stdout, b"2\n4\n6\n8\n10\n12\n", "{out:?}");
@@ -225,7 +245,10 @@ fn a_worker_that_buffers_its_answers_does_not_hang_pmap() {
     let notices: Vec<&str> = out.stderr.lines().collect();
     assert_eq!(notices.len(), 1, "one notice per run: {out:?}");
     assert!(
-        notices[0].contains("holds its answers back") && notices[0].contains("docs/pools.md"),
+        notices[0].starts_with(
+            "pmap: worker in slot 1 waits for more input without having answered item 1: it \
+             holds its answers back"
+        ) && notices[0].contains("docs/pools.md"),
         "{out:?}"
     );
 }

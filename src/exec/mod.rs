@@ -78,10 +78,15 @@ pub trait Executor {
         1
     }
 
-    /// The jobs the slot holds, in the order it will attempt them, the next one first; an
-    /// executor that pipelines may start them ahead of their turn. `more`: whether more
-    /// jobs may come to this slot.
+    /// The jobs the slot holds, in the order it will attempt them, after the first
+    /// [`Executor::lined_up`] ones; an executor that pipelines may start them ahead of
+    /// their turn. `more`: whether more jobs may come to this slot.
     fn line_up(&mut self, _jobs: &mut dyn Iterator<Item = &Job>, _more: bool) {}
+
+    /// How many of the jobs first in the slot's hand are lined up already.
+    fn lined_up(&self) -> usize {
+        0
+    }
 
     /// Whether `job` is already under way here (started ahead of its turn), so that it is
     /// still attempted, and reported, when the run stops without ending running jobs.
@@ -105,6 +110,11 @@ pub enum Handback {
     HostLost,
     /// The attempt failed and `--retries` allows another, which should go to another host.
     Retry,
+    /// The job cannot finish before more of the slot's jobs are lined up behind it (a
+    /// process-pool worker waits for more input before it answers): the job stays first in
+    /// the slot's hand, and the slot tops its hand up to the executor's grown window and
+    /// tries again. No attempt is counted.
+    Starved,
 }
 
 /// One attempt at a job: how it ended, and its `--results` files to finish.

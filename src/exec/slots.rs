@@ -267,17 +267,20 @@ fn slot_loop<E: Executor>(shared: &Shared, mut executor: E) {
         gone: false,
     };
     let mut hand = VecDeque::new();
-    while let Some(work) = next_work(shared, &mut executor, &mut hand, &mut held) {
+    let mut starved = false;
+    while let Some(work) = next_work(shared, &mut executor, &mut hand, &mut held, starved) {
+        starved = false;
         let sent = match work {
-            Work::Job(job) if config.control.skip.contains(&job.seq) => {
-                held.send();
-                env.events.send(Event::Skipped { seq: job.seq })
-            }
             Work::Job(job) => {
                 let result = run_job(job, &mut executor, env, &mut || held.send());
                 held.send();
                 let result = match result {
                     Ok(result) => result,
+                    Err((job, Handback::Starved)) => {
+                        hand.push_front(Work::Job(job));
+                        starved = true;
+                        continue;
+                    }
                     Err((job, Handback::Retry)) => {
                         // Another attempt, preferably on another host.
                         shared.queue.hand_back(Work::Job(job));
@@ -331,12 +334,15 @@ fn slot_loop<E: Executor>(shared: &Shared, mut executor: E) {
 /// The next work for this slot. The slot holds up to the executor's window of work taken
 /// from the queue (`hand`), topped up once half of it has gone, and lines its jobs up with
 /// the executor; the held event goes out before waiting. Once the run stops, only jobs the
-/// executor already has under way are still attempted.
+/// executor already has under way are still attempted. `starved`: the executor needs more
+/// jobs lined up before the next one can finish, so the hand is topped up to the full
+/// window at once.
 fn next_work<E: Executor>(
     shared: &Shared,
     executor: &mut E,
     hand: &mut VecDeque<Work>,
     held: &mut Held<'_>,
+    starved: bool,
 ) -> Option<Work> {
     let control = &shared.env.control;
     if control.is_stopping() {
@@ -355,36 +361,54 @@ fn next_work<E: Executor>(
             Work::Job(job) => executor.accepts(job),
             _ => true,
         };
-        if hand.len() <= window / 2 {
+        if hand.len() <= window / 2 || starved {
             while hand.len() < window && !ends_input(hand.back()) {
                 match shared.queue.try_pop(control, &accept) {
-                    Some(work) => {
-                        hand.push_back(work);
-                        topped_up = true;
-                    }
+                    Some(work) => topped_up |= into_hand(shared, hand, work),
                     None => break,
                 }
             }
         }
-        if hand.is_empty() {
+        while hand.is_empty() {
             held.send();
-            hand.push_back(shared.queue.pop(control, &accept)?);
-            topped_up = true;
+            let work = shared.queue.pop(control, &accept)?;
+            topped_up |= into_hand(shared, hand, work);
         }
     }
-    // Lined up again only when the hand has grown or could have: the jobs already lined up
-    // stay so, and going over them for every job would cost time in proportion to the
-    // window.
-    if window > 1 && (topped_up || hand.len() <= window / 2) {
+    // Lined up again only when the hand has grown, or when no more will come (the last
+    // jobs, and closing the worker's input, may be waiting for that); only the jobs not
+    // lined up yet are gone over, since the hand may hold thousands.
+    if window > 1 && (topped_up || starved || hand.len() <= window / 2) {
         let more = !ends_input(hand.back()) && !shared.queue.drained();
-        let skip = &shared.env.config.control.skip;
-        let mut jobs = hand.iter().filter_map(|work| match work {
-            Work::Job(job) if !skip.contains(&job.seq) => Some(job),
+        if more && !topped_up && !starved {
+            return hand.pop_front();
+        }
+        let lined_up = executor.lined_up().min(hand.len());
+        let mut jobs = hand.range(lined_up..).map_while(|work| match work {
+            Work::Job(job) => Some(job),
             _ => None,
         });
         executor.line_up(&mut jobs, more);
     }
     hand.pop_front()
+}
+
+/// Puts `work` in the slot's hand, unless it is a job `--resume` skips: that one is
+/// reported at once, so that the hand holds only jobs to run (and the input's end).
+/// Returns whether the hand grew.
+fn into_hand(shared: &Shared, hand: &mut VecDeque<Work>, work: Work) -> bool {
+    let env = &shared.env;
+    match work {
+        Work::Job(job) if env.config.control.skip.contains(&job.seq) => {
+            let _ = env.events.send(Event::Skipped { seq: job.seq });
+            shared.queue.finished();
+            false
+        }
+        work => {
+            hand.push_back(work);
+            true
+        }
+    }
 }
 
 /// Whether `work` is the last the input gives.
@@ -486,107 +510,5 @@ impl Held<'_> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::capture::results::ResultFiles;
-    use crate::event::{Captured, JobStatus};
-    use crate::exec::testing::{env, job};
-    use std::time::{Duration, SystemTime};
-
-    /// An executor whose attempts fail until the `succeed_at`th.
-    struct Flaky {
-        succeed_at: u32,
-        attempts: u32,
-        elsewhere: bool,
-        marked: u32,
-    }
-
-    impl Executor for Flaky {
-        fn attempt(
-            &mut self,
-            job: &Job,
-            started: &mut dyn FnMut(),
-        ) -> Result<(JobResult, Option<ResultFiles>), Handback> {
-            started();
-            self.attempts += 1;
-            let code = i32::from(self.attempts < self.succeed_at);
-            let result = JobResult {
-                seq: job.seq,
-                slot: 1,
-                host: None,
-                values: Vec::new(),
-                command: Vec::new(),
-                status: JobStatus::Exited(code),
-                output: Captured::Streamed,
-                start: SystemTime::now(),
-                runtime: Duration::ZERO,
-                attempts: 1,
-                received: 0,
-                timed_out: false,
-                interrupted: false,
-                error: None,
-            };
-            Ok((result, None))
-        }
-
-        fn retries_elsewhere(&self) -> bool {
-            self.elsewhere
-        }
-
-        fn failed_here(&self, job: &mut Job) {
-            job.failed_on.push(self.marked as usize);
-        }
-    }
-
-    fn flaky(succeed_at: u32, elsewhere: bool) -> Flaky {
-        Flaky {
-            succeed_at,
-            attempts: 0,
-            elsewhere,
-            marked: 9,
-        }
-    }
-
-    #[test]
-    fn a_panicking_slot_is_reported_as_pmaps_failure_and_stops_the_run() {
-        let (env, events) = env(&["true", ":::", "x"]);
-        guarded(&env, 2, || panic!("boom"));
-        assert!(env.control.is_stopping());
-        match events.try_recv() {
-            Ok(Event::Fatal(message)) => assert_eq!(
-                message,
-                "internal error in job slot 2: boom; its job's result is lost"
-            ),
-            other => panic!("expected a Fatal event, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn retries_run_until_an_attempt_succeeds() {
-        let (env, _events) = env(&["--retries", "5", "true", ":::", "x"]);
-        let mut executor = flaky(3, false);
-        let result = run_job(job(4, "v"), &mut executor, &env, &mut || {}).unwrap();
-        assert_eq!((result.attempts, result.status), (3, JobStatus::Exited(0)));
-        assert_eq!(result.values, vec![b"v".to_vec()]);
-    }
-
-    #[test]
-    fn retries_stop_when_they_run_out_and_the_last_attempt_is_the_result() {
-        let (env, _events) = env(&["--retries", "2", "true", ":::", "x"]);
-        let mut executor = flaky(10, false);
-        let result = run_job(job(1, "v"), &mut executor, &env, &mut || {}).unwrap();
-        assert_eq!((result.attempts, result.status), (3, JobStatus::Exited(1)));
-        assert_eq!(executor.attempts, 3);
-    }
-
-    #[test]
-    fn an_executor_that_retries_elsewhere_gets_the_job_back_marked() {
-        let (env, _events) = env(&["--retries", "2", "true", ":::", "x"]);
-        let mut executor = flaky(10, true);
-        let Err((job, why)) = run_job(job(1, "v"), &mut executor, &env, &mut || {}) else {
-            panic!("the failed job should come back");
-        };
-        assert_eq!(why, Handback::Retry);
-        assert_eq!((job.attempts, job.failed_on), (1, vec![9]));
-    }
-}
+#[path = "slots_tests.rs"]
+mod tests;

@@ -8,12 +8,13 @@
 //! retires workers; `--timeout` replaces a worker that overruns an item. Worker stderr is
 //! passed on line by line, tagged with the slot under `--tag`. [`process`] has the pipes.
 
+mod breaker;
 mod process;
 pub mod window;
 
 use std::borrow::Cow;
 use std::ffi::OsStr;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
 
 use nix::sys::signal::{Signal, killpg};
@@ -26,6 +27,8 @@ use crate::exec::supervise::has_exited;
 use crate::exec::{Attempt, Executor, Handback, JobEnv, finish_attempt};
 use crate::input::Job;
 use crate::template::JobContext;
+use breaker::FAILED_STARTS;
+pub use breaker::StartBreaker;
 use process::{Leftover, Worker};
 use window::Window;
 
@@ -45,36 +48,7 @@ pub struct PersistentWorker<'a> {
 /// How often a worker that is silent while it owes answers is looked at, to see whether
 /// it is waiting for input instead of working.
 const LOOK_EVERY: Duration = Duration::from_millis(20);
-
-/// How many workers in a row exited before they answered their first item stops the run.
-const FAILED_STARTS: u32 = 3;
-
-/// The process pool's start-up breaker: a worker command that cannot start (a typo in a
-/// script's name) would otherwise fail every item, each with a fresh worker and the same
-/// complaint. After [`FAILED_STARTS`] workers in a row exit before their first answer,
-/// the run stops (exit 255); their stderr is shown once.
-#[derive(Default)]
-pub struct StartBreaker {
-    in_a_row: AtomicU32,
-    shown: AtomicBool,
-    /// Workers that hold their answers back have been told about (once per run).
-    noted_held_answers: AtomicBool,
-}
-
-impl StartBreaker {
-    /// A worker answered: the command can start.
-    fn answered(&self) {
-        self.in_a_row.store(0, Ordering::SeqCst);
-        self.shown.store(false, Ordering::SeqCst);
-    }
-
-    /// A worker exited before its first answer: whether its stderr was shown already for
-    /// another one, and how many in a row.
-    fn failed(&self) -> (bool, u32) {
-        let shown = self.shown.swap(true, Ordering::SeqCst);
-        (shown, self.in_a_row.fetch_add(1, Ordering::SeqCst) + 1)
-    }
-}
+const LOOK_OFTEN: Duration = Duration::from_millis(2);
 
 /// How waiting for an item's answer ended.
 enum Answer {
@@ -85,6 +59,9 @@ enum Answer {
         said: bool,
     },
     TimedOut,
+    /// The worker waits for more input before it answers: the window has grown, and the
+    /// slot is to line up more items ([`Handback::Starved`]).
+    Starved,
 }
 
 /// What an exchange with the worker came to: the item's status, whether it timed out,
@@ -122,7 +99,7 @@ impl<'a> PersistentWorker<'a> {
 
     /// One item: sends it to this slot's worker if it is not there yet (starting one if
     /// needed), and takes the answer, the worker's end or the timeout as its outcome.
-    fn run_item(&mut self, job: &Job) -> Attempt {
+    fn run_item(&mut self, job: &Job) -> Result<Attempt, Handback> {
         let env = self.env;
         let context = JobContext {
             values: &job.values,
@@ -142,8 +119,14 @@ impl<'a> PersistentWorker<'a> {
             (unsendable(job.seq, self.end), false, Instant::now())
         } else {
             self.exchange(job.seq, &item, &mut sink)
+                .ok_or(Handback::Starved)?
         };
-        let runtime = since.elapsed();
+        let runtime = self
+            .worker
+            .as_ref()
+            .and_then(|w| w.last_answer)
+            .filter(|&at| at >= since && status == JobStatus::Exited(0))
+            .map_or_else(|| since.elapsed(), |at| at - since);
         let start = SystemTime::now()
             .checked_sub(runtime)
             .unwrap_or_else(SystemTime::now);
@@ -170,12 +153,12 @@ impl<'a> PersistentWorker<'a> {
                 self.retire_worker(env.config.control.kill_grace);
             }
         }
-        (result, results)
+        Ok((result, results))
     }
 
     /// Gets `item`'s answer and turns what came back into the item's outcome; the answer
-    /// goes to `sink`.
-    fn exchange(&mut self, seq: u64, item: &[u8], sink: &mut JobSink<'_>) -> Outcome {
+    /// goes to `sink`. `None`: the worker needs more items first ([`Answer::Starved`]).
+    fn exchange(&mut self, seq: u64, item: &[u8], sink: &mut JobSink<'_>) -> Option<Outcome> {
         let env = self.env;
         let mut answer = self.answer(seq, item, sink);
         let failed_start = matches!(answer, Ok((Answer::Gone { .. }, _)))
@@ -202,10 +185,11 @@ impl<'a> PersistentWorker<'a> {
                 // own notice names the command.
                 let _ = env.events.send(Event::Fatal(String::new()));
                 env.control.stop();
-                return (status, false, Instant::now());
+                return Some((status, false, Instant::now()));
             }
         };
-        match answer {
+        Some(match answer {
+            Answer::Starved => return None,
             Answer::Line => (JobStatus::Exited(0), false, since),
             Answer::Gone { .. } => {
                 let status = ended.unwrap_or_else(|| self.retire_worker(Duration::ZERO));
@@ -222,7 +206,7 @@ impl<'a> PersistentWorker<'a> {
                 }
             }
             Answer::TimedOut => (self.retire_worker(Duration::ZERO), true, since),
-        }
+        })
     }
 
     /// This slot's worker exited before its first answer: it stays quiet if another
@@ -301,12 +285,32 @@ impl<'a> PersistentWorker<'a> {
             if let Some(nap) = window.nap(worker.sent.len()) {
                 std::thread::sleep(wait.map_or(nap, |w| w.min(nap)));
             }
-            let look = wait.map_or(LOOK_EVERY, |w| w.min(LOOK_EVERY));
+            // A worker known to hold answers back is looked at more often: it is idle
+            // while nobody looks.
+            let every = if window.is_grown() {
+                LOOK_OFTEN
+            } else {
+                LOOK_EVERY
+            };
+            let look = wait.map_or(every, |w| w.min(every));
             worker.pump(prefix, env, buf, Some(look));
-            if looked.elapsed() >= LOOK_EVERY {
+            if looked.elapsed() >= every {
                 looked = Instant::now();
-                if worker.holds_answers_back() {
-                    answers_held_back(env, *slot, seq);
+                if worker.holds_answers_back(window.is_grown()) {
+                    // Unless it has begun to answer (or -v showed the item already, or
+                    // its window is full and cannot grow, or the run stops), it gets more
+                    // items: its buffer fills and it writes, or the input ends and its
+                    // stdin closes. Else its input closes now.
+                    // A run that stops sends nothing more: the input closes quietly.
+                    let stopping = env.control.is_stopping();
+                    let full = worker.sent.len() >= window.size();
+                    let more = !stopping && (!full || window.grow());
+                    if sink.received == 0 && !env.config.output.verbose && more {
+                        return Ok((Answer::Starved, since));
+                    }
+                    if !stopping {
+                        answers_held_back(env, *slot, seq);
+                    }
                     worker.no_more_items();
                 }
             }
@@ -442,7 +446,7 @@ impl<'a> PersistentWorker<'a> {
 impl Executor for PersistentWorker<'_> {
     fn attempt(&mut self, job: &Job, started: &mut dyn FnMut()) -> Result<Attempt, Handback> {
         started();
-        Ok(self.run_item(job))
+        self.run_item(job)
     }
 
     fn window(&self) -> usize {
@@ -457,7 +461,7 @@ impl Executor for PersistentWorker<'_> {
         if self.env.config.control.delay.is_some() {
             return;
         }
-        let size = self.window.size();
+        let (size, max_bytes) = (self.window.size(), self.window.max_bytes());
         let (end, max_tasks) = (self.end, self.env.config.max_tasks);
         let Ok(worker) = self.ready_worker() else {
             // The attempt at the first job reports it.
@@ -473,8 +477,8 @@ impl Executor for PersistentWorker<'_> {
         }
         let mut all_sent = true;
         let now = Instant::now();
-        for job in jobs.skip(worker.sent.len()) {
-            let full = worker.sent_bytes >= window::MAX_BYTES && !worker.sent.is_empty();
+        for job in jobs {
+            let full = worker.sent_bytes >= max_bytes && !worker.sent.is_empty();
             let item = item_line(job);
             // An item that cannot be sent waits for its turn, which reports it.
             if room == 0 || full || item.contains(&end) {
@@ -489,6 +493,10 @@ impl Executor for PersistentWorker<'_> {
         } else {
             worker.write_some();
         }
+    }
+
+    fn lined_up(&self) -> usize {
+        self.worker.as_ref().map_or(0, |w| w.sent.len())
     }
 
     fn holds(&self, job: &Job) -> bool {
@@ -553,67 +561,4 @@ fn how_it_ended(status: &JobStatus) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::exec::testing::{env, job, output};
-
-    const ECHO_WORKER: &str =
-        r#"echo "started $PMAP_SLOT" >&2; while read -r l; do echo "<$l $$>"; done"#;
-
-    #[test]
-    fn one_worker_answers_item_after_item_and_is_retired() {
-        let (env, events) = env(&[
-            "-j3",
-            "--pool",
-            "process",
-            "sh",
-            "-c",
-            ECHO_WORKER,
-            ":::",
-            "x",
-        ]);
-        let mut executor = PersistentWorker::new(&env, 3);
-        let (mut first, _) = executor.attempt(&job(1, "a"), &mut || {}).unwrap();
-        let (mut second, _) = executor.attempt(&job(2, "b"), &mut || {}).unwrap();
-        assert_eq!(first.status, JobStatus::Exited(0));
-        let (first, second) = (output(&mut first).0, output(&mut second).0);
-        let pid = |answer: &str| {
-            answer
-                .trim_end_matches(">\n")
-                .rsplit(' ')
-                .next()
-                .map(String::from)
-        };
-        assert!(
-            first.starts_with("<a ") && second.starts_with("<b "),
-            "{first}{second}"
-        );
-        assert_eq!(
-            pid(&first),
-            pid(&second),
-            "the same worker answers both items"
-        );
-        executor.retire();
-        let stderr: Vec<u8> = events
-            .try_iter()
-            .filter_map(|event| match event {
-                Event::WorkerStderr { mut data } => data.take_bytes().ok(),
-                _ => None,
-            })
-            .flatten()
-            .collect();
-        assert_eq!(stderr, b"started 3\n");
-    }
-
-    #[test]
-    fn a_worker_that_dies_fails_its_item_and_the_next_gets_a_fresh_one() {
-        let script = r#"read -r l; [ "$l" = die ] && exit 4; echo "ok $l""#;
-        let (env, _events) = env(&["--pool", "process", "sh", "-c", script, ":::", "x"]);
-        let mut executor = PersistentWorker::new(&env, 1);
-        let (died, _) = executor.attempt(&job(1, "die"), &mut || {}).unwrap();
-        assert_eq!(died.status, JobStatus::Exited(4));
-        let (mut next, _) = executor.attempt(&job(2, "b"), &mut || {}).unwrap();
-        assert_eq!(output(&mut next).0, "ok b\n");
-        executor.retire();
-    }
-}
+mod tests;

@@ -157,12 +157,12 @@ impl Worker {
     /// Whether the worker is waiting for more input while it owes answers: everything sent
     /// has been written, and it is blocked reading the pipe pmap feeds it (Linux's
     /// `/proc/PID/syscall` shows `read` on descriptor 0, which is that pipe), with nothing
-    /// written to stdout meanwhile; seen so on two looks in a row. A worker that works on
-    /// an item, or writes, is not.
-    pub fn holds_answers_back(&mut self) -> bool {
+    /// written to stdout meanwhile; seen so on two looks in a row, or on one if it has
+    /// been `known` to do so. A worker that works on an item, or writes, is not.
+    pub fn holds_answers_back(&mut self, known: bool) -> bool {
         let waiting = self.waits_for_input();
         self.waiting_looks = if waiting { self.waiting_looks + 1 } else { 0 };
-        self.waiting_looks >= 2
+        self.waiting_looks >= if known { 1 } else { 2 }
     }
 
     fn waits_for_input(&self) -> bool {

@@ -25,9 +25,20 @@ pub const AUTO_MAX: usize = 256;
 /// The most item bytes in flight to one worker (at least one item always goes).
 pub const MAX_BYTES: usize = 64 * 1024;
 
+/// The window, in items and in bytes, of a worker that holds its answers back, when it
+/// first grows (see [`Window::grow`]), and the most it grows to: a worker that needs more
+/// than that before it writes (one that answers only at the end of its input, like
+/// `sort`) has its input closed instead.
+pub const GROWN: usize = 4096;
+const GROWN_BYTES: usize = 1 << 20;
+const MOST_GROWN: u32 = 8;
+
 pub struct Window {
     /// `--pool-window N`.
     fixed: Option<usize>,
+    /// How many times the window grew: the worker waits for more input before it
+    /// answers (its output is buffered).
+    grown: u32,
     /// How long the worker took per item, a moving average; `None` until one is known.
     per_item: Option<Duration>,
 }
@@ -36,6 +47,7 @@ impl Window {
     pub fn new(fixed: Option<usize>) -> Self {
         Window {
             fixed,
+            grown: 0,
             per_item: None,
         }
     }
@@ -45,6 +57,9 @@ impl Window {
         if let Some(fixed) = self.fixed {
             return fixed;
         }
+        if self.grown > 0 {
+            return GROWN << (self.grown - 1);
+        }
         match self.per_item {
             None => 1,
             Some(t) if t.is_zero() => AUTO_MAX,
@@ -53,6 +68,30 @@ impl Window {
                 (fit.min(AUTO_MAX as u128) as usize).max(1)
             }
         }
+    }
+
+    /// The most item bytes in flight (at least one item always goes).
+    pub fn max_bytes(&self) -> usize {
+        match self.grown {
+            0 => MAX_BYTES,
+            n => GROWN_BYTES << (n - 1),
+        }
+    }
+
+    /// The worker waits for more input before it answers: its output is buffered, and it
+    /// writes only when its buffer is full (or its input ends). It gets items by the
+    /// thousand from now on (it is idle while it waits, so it hoards nothing), twice as
+    /// many each time it waits again, up to 2^[`MOST_GROWN`] times [`GROWN`]. Returns false,
+    /// the window staying as it is, once it is that large, or if `--pool-window` set it.
+    pub fn grow(&mut self) -> bool {
+        let grows = self.fixed.is_none() && self.grown < MOST_GROWN;
+        self.grown += u32::from(grows);
+        grows
+    }
+
+    /// Whether the worker has been seen to hold its answers back.
+    pub fn is_grown(&self) -> bool {
+        self.grown > 0
     }
 
     /// How long to let answers gather before looking for the next one, with `in_flight`
@@ -112,5 +151,22 @@ mod tests {
         let mut window = Window::new(Some(7));
         window.answered(Duration::from_secs(3));
         assert_eq!(window.size(), 7);
+        assert!(!window.grow());
+        assert_eq!((window.size(), window.max_bytes()), (7, MAX_BYTES));
+    }
+
+    #[test]
+    fn a_window_grows_once_for_a_worker_that_holds_answers_back() {
+        let mut window = Window::new(None);
+        assert!(window.grow());
+        window.answered(Duration::from_secs(1));
+        assert_eq!((window.size(), window.max_bytes()), (GROWN, GROWN_BYTES));
+        assert!(window.grow());
+        assert_eq!(
+            (window.size(), window.max_bytes()),
+            (2 * GROWN, 2 * GROWN_BYTES)
+        );
+        while window.grow() {}
+        assert_eq!(window.size(), GROWN << (MOST_GROWN - 1));
     }
 }

@@ -436,7 +436,11 @@ fn run_job<E: Executor>(
         let stop = env.control.is_stopping();
         if result.succeeded() || attempt >= attempts || stop {
             result.interrupted = stop && env.control.is_terminating() && !result.succeeded();
-            result.values = job.values;
+            // Only --json prints them; dropped here otherwise, on the slot's thread, and not
+            // on the collector's, which does every job's work one at a time.
+            if env.config.output.json {
+                result.values = job.values;
+            }
             if let Some(results) = results {
                 if let Err(e) = results.finish(&result) {
                     result

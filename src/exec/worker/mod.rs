@@ -255,7 +255,8 @@ impl<'a> PersistentWorker<'a> {
             .filter(|&t| t > sent_at)
             .unwrap_or(sent_at);
         let deadline = env.config.control.timeout.map(|t| since + t);
-        let mut looked = Instant::now();
+        // Set once the answer has to be waited for: most are there already.
+        let mut looked = None;
         loop {
             if worker.take_answer(sink, env) {
                 if let Some(at) = worker.last_answer.filter(|_| worker.answered > 1) {
@@ -294,8 +295,9 @@ impl<'a> PersistentWorker<'a> {
             };
             let look = wait.map_or(every, |w| w.min(every));
             worker.pump(prefix, env, buf, Some(look));
-            if looked.elapsed() >= every {
-                looked = Instant::now();
+            let now = Instant::now();
+            if now.duration_since(*looked.get_or_insert(now)) >= every {
+                looked = Some(now);
                 if worker.holds_answers_back(window.is_grown()) {
                     // Unless it has begun to answer (or -v showed the item already, or
                     // its window is full and cannot grow, or the run stops), it gets more

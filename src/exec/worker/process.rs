@@ -69,6 +69,8 @@ pub struct Worker {
     /// Items sent in all, and answered in all.
     pub tasks: u64,
     pub answered: u64,
+    /// When stdout was last read: the answers in `pending` came then.
+    read_at: Instant,
     /// Looks in a row that found it waiting for input while it owes answers.
     waiting_looks: u32,
     /// When the last answer was complete: the next item's clock starts there if it was
@@ -122,6 +124,7 @@ impl Worker {
             answered: 0,
             last_answer: None,
             waiting_looks: 0,
+            read_at: Instant::now(),
         })
     }
 
@@ -250,7 +253,7 @@ impl Worker {
             self.sent_bytes -= item.len;
         }
         self.answered += 1;
-        self.last_answer = Some(Instant::now());
+        self.last_answer = Some(self.read_at);
         if let Some(held) = self.held_err.take() {
             env.worker_starts.answered();
             if !held.is_empty() {
@@ -325,6 +328,7 @@ impl Worker {
                 self.pending.clear();
                 self.taken = 0;
                 self.pending.extend_from_slice(&buf[..n]);
+                self.read_at = Instant::now();
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(_) => self.stdout = None,

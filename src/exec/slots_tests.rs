@@ -76,13 +76,13 @@ fn a_panicking_slot_is_reported_as_pmaps_failure_and_stops_the_run() {
 
 #[test]
 fn retries_run_until_an_attempt_succeeds() {
-    let (env, _events) = env(&["--retries", "5", "--json", "true", ":::", "x"]);
+    let (json_env, _events) = env(&["--retries", "5", "--json", "true", ":::", "x"]);
     let mut executor = flaky(3, false);
-    let result = run_job(job(4, "v"), &mut executor, &env, &mut || {}).unwrap();
+    let result = run_job(job(4, "v"), &mut executor, &json_env, &mut || {}).unwrap();
     assert_eq!((result.attempts, result.status), (3, JobStatus::Exited(0)));
     assert_eq!(result.values, vec![b"v".to_vec()], "--json prints them");
-    let (env, _events) = env(&["true", ":::", "x"]);
-    let result = run_job(job(4, "v"), &mut flaky(1, false), &env, &mut || {}).unwrap();
+    let (plain_env, _events) = env(&["true", ":::", "x"]);
+    let result = run_job(job(4, "v"), &mut flaky(1, false), &plain_env, &mut || {}).unwrap();
     assert!(result.values.is_empty(), "nothing else needs them");
 }
 

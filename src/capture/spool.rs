@@ -188,8 +188,11 @@ impl Spool {
             self.memory.extend_from_slice(bytes);
             return true;
         }
-        // Grow by doubling, and account for capacity, since that is what is resident.
-        let new_capacity = needed.max(self.memory.capacity() * 2).max(4096);
+        // Grow by doubling, and account for capacity, since that is what is resident. The
+        // first push gets just what it needs: most jobs' output is one short push (a
+        // process-pool answer is a few bytes, and there are hundreds of thousands).
+        let floor = if self.memory.capacity() == 0 { 0 } else { 4096 };
+        let new_capacity = needed.max(self.memory.capacity() * 2).max(floor);
         let growth = new_capacity - self.memory.capacity();
         let taken = self.budget.try_take(growth);
         if !taken && new_capacity > self.leeway && !force {

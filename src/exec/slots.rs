@@ -436,9 +436,11 @@ fn run_job<E: Executor>(
         let stop = env.control.is_stopping();
         if result.succeeded() || attempt >= attempts || stop {
             result.interrupted = stop && env.control.is_terminating() && !result.succeeded();
-            // Only --json prints them; dropped here otherwise, on the slot's thread, and not
-            // on the collector's, which does every job's work one at a time.
-            if env.config.output.json {
+            // Only --json and --results print them; dropped here otherwise, on the slot's
+            // thread, and not on the collector's, which does every job's work one at a
+            // time.
+            let shown = &env.config.output;
+            if shown.json || shown.results.is_some() {
                 result.values = job.values;
             }
             if let Some(results) = results {

@@ -253,10 +253,16 @@ def summary(runs, loads):
         if mp:
             rows.append(("pool", f"multiprocessing.Pool.map, chunksize 1000 ({mp.n:,} items)",
                          secs(med(mp.wall)), "1.00", "—", checked(mp, "")))
-        if pr and mp:
-            q = med(pr.wall) / med(mp.wall)
-            rows.append(("pool", "--pool process time ÷ Pool.map time", f"{q:.2f}×",
-                         f"{q:.2f}", "≤ 2.0×", checked(pr, checked(mp, yes(q <= 2.0)))))
+        buf = po.get("pmap --pool process, buffered worker")
+        if buf:
+            rows.append(("pool", f"--pool process, bench/double_buffered.py ({buf.n:,} items)",
+                         f"{secs(med(buf.wall))} ({rate(buf.n / med(buf.wall))} items/s)", "—",
+                         "—", checked(buf, "")))
+        for name, r in (("", pr), (", buffered worker", buf)):
+            if r and mp:
+                q = med(r.wall) / med(mp.wall)
+                rows.append(("pool", f"--pool process{name} time ÷ Pool.map time", f"{q:.2f}×",
+                             f"{q:.2f}", "≤ 2.0×", checked(r, checked(mp, yes(q <= 2.0)))))
 
     me = runs.get("memory", {})
     for name, r in me.items():

@@ -288,3 +288,61 @@ fn a_300_mb_answer_goes_through_the_spool_with_bounded_memory() {
         "peak RSS {peak_kb} kB for a 300 MB answer"
     );
 }
+
+#[test]
+fn max_tasks_holds_with_a_window() {
+    let worker = r#"while IFS= read -r n; do echo "$n $$"; done"#;
+    let out = run(
+        ["-k", "-j1", "--pool-window", "8", "--max-tasks", "2"]
+            .into_iter()
+            .chain(["--pool", "process", "sh", "-c", worker]),
+        numbers(6),
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    let pids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.split(' ').nth(1).unwrap().to_owned())
+        .collect();
+    assert_eq!(pids.len(), 6, "{out:?}");
+    for pair in pids.chunks(2) {
+        assert_eq!(pair[0], pair[1], "two items per worker: {pids:?}");
+    }
+    assert!(
+        pids[0] != pids[2] && pids[2] != pids[4] && pids[0] != pids[4],
+        "a new worker every two items: {pids:?}"
+    );
+}
+
+#[test]
+fn resume_skips_logged_items_and_sends_them_to_no_worker() {
+    let dir = TempDir::new().unwrap();
+    let log = dir.path().join("log");
+    let seen = dir.path().join("seen");
+    let worker = r#"while IFS= read -r n; do echo "$n" >> "$1"; echo "r$n"; done"#;
+    let pool = ["--pool", "process", "sh", "-c", worker, "sh"];
+    let first = run(
+        ["-k", "-j1", "--joblog", log.to_str().unwrap()]
+            .into_iter()
+            .chain(pool)
+            .chain([seen.to_str().unwrap()]),
+        numbers(3),
+    );
+    first.ok("r1\nr2\nr3\n");
+    let again = run(
+        [
+            "-k",
+            "-j1",
+            "--pool-window",
+            "4",
+            "--resume",
+            "--joblog",
+            log.to_str().unwrap(),
+        ]
+        .into_iter()
+        .chain(pool)
+        .chain([seen.to_str().unwrap()]),
+        numbers(6),
+    );
+    again.ok("r4\nr5\nr6\n");
+    assert_eq!(fs::read_to_string(&seen).unwrap(), numbers(6));
+}

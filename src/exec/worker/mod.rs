@@ -469,6 +469,10 @@ impl Executor for PersistentWorker<'_> {
             // The attempt at the first job reports it.
             return;
         };
+        if worker.input_closed() {
+            // It is writing out what it held, and ends; the next worker gets the rest.
+            return;
+        }
         let mut room = size.saturating_sub(worker.sent.len());
         if let Some(max) = max_tasks {
             room = room.min(

@@ -18,6 +18,11 @@ pub struct StartBreaker {
 }
 
 impl StartBreaker {
+    /// Whether a worker was seen to hold its answers back (and the user told).
+    pub(super) fn held_answers_noted(&self) -> bool {
+        self.noted_held_answers.load(Ordering::Relaxed)
+    }
+
     /// A worker answered: the command can start.
     pub(super) fn answered(&self) {
         self.in_a_row.store(0, Ordering::SeqCst);

@@ -288,17 +288,14 @@ impl<'a> PersistentWorker<'a> {
             }
             // A worker known to hold answers back is looked at more often: it is idle
             // while nobody looks.
-            let every = if window.is_grown() {
-                LOOK_OFTEN
-            } else {
-                LOOK_EVERY
-            };
+            let known = window.is_grown() || env.worker_starts.held_answers_noted();
+            let every = if known { LOOK_OFTEN } else { LOOK_EVERY };
             let look = wait.map_or(every, |w| w.min(every));
             worker.pump(prefix, env, buf, Some(look));
             let now = Instant::now();
             if now.duration_since(*looked.get_or_insert(now)) >= every {
                 looked = Some(now);
-                if worker.holds_answers_back(window.is_grown()) {
+                if worker.holds_answers_back(known) {
                     // Unless it has begun to answer (or -v showed the item already, or
                     // its window is full and cannot grow, or the run stops), it gets more
                     // items: its buffer fills and it writes, or the input ends and its

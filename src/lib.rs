@@ -196,7 +196,7 @@ fn run_slots(
     // Process-pool workers answer many items per wake-up: room for their answers to
     // gather while the collector naps.
     let capacity = match config.pool {
-        config::Pool::Process => (512 * config.jobs).clamp(256, 4096),
+        config::Pool::Process => (128 * config.jobs).clamp(256, 1024),
         config::Pool::Thread => (2 * config.jobs).clamp(16, 256),
     };
     let (events_tx, events_rx, nap) = event::channel(capacity);

@@ -41,6 +41,9 @@ pub struct Window {
     grown: u32,
     /// How long the worker took per item, a moving average; `None` until one is known.
     per_item: Option<Duration>,
+    /// The automatic size for `per_item`, worked out when it changes (the slot asks for
+    /// every job).
+    paced: usize,
 }
 
 impl Window {
@@ -49,6 +52,7 @@ impl Window {
             fixed,
             grown: 0,
             per_item: None,
+            paced: 1,
         }
     }
 
@@ -60,14 +64,7 @@ impl Window {
         if self.grown > 0 {
             return GROWN << (self.grown - 1);
         }
-        match self.per_item {
-            None => 1,
-            Some(t) if t.is_zero() => AUTO_MAX,
-            Some(t) => {
-                let fit = QUEUED_WORK.as_nanos() / t.as_nanos();
-                (fit.min(AUTO_MAX as u128) as usize).max(1)
-            }
-        }
+        self.paced
     }
 
     /// The most item bytes in flight (at least one item always goes).
@@ -107,10 +104,15 @@ impl Window {
 
     /// The worker answered an item it had been working on for `took`.
     pub fn answered(&mut self, took: Duration) {
-        self.per_item = Some(match self.per_item {
+        let per_item = match self.per_item {
             None => took,
             Some(avg) => (avg * 7 + took) / 8,
-        });
+        };
+        self.per_item = Some(per_item);
+        self.paced = match per_item.as_nanos() {
+            0 => AUTO_MAX,
+            t => (QUEUED_WORK.as_nanos() / t).clamp(1, AUTO_MAX as u128) as usize,
+        };
     }
 }
 

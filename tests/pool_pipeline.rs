@@ -346,3 +346,35 @@ fn resume_skips_logged_items_and_sends_them_to_no_worker() {
     again.ok("r4\nr5\nr6\n");
     assert_eq!(fs::read_to_string(&seen).unwrap(), numbers(6));
 }
+
+#[test]
+fn sigterm_ends_workers_holding_items_quietly() {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    let mut child = Command::new(pmap_path())
+        .args(["-j2", "--pool-window", "8", "--pool", "process", "sh", "-c"])
+        .arg("while read -r n; do sleep 0.3; echo \"$n\"; done")
+        .args([":::"])
+        .args((1..=40).map(|n| n.to_string()))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("pmap starts");
+    // Both workers hold items once the first answers are out.
+    let mut first = [0u8; 2];
+    child
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut first)
+        .unwrap();
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(143), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "",
+        "no worker 'failed': pmap ended it"
+    );
+}

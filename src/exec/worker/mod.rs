@@ -193,13 +193,14 @@ impl<'a> PersistentWorker<'a> {
             Answer::Line => (JobStatus::Exited(0), false, since),
             Answer::Gone { .. } => {
                 let status = ended.unwrap_or_else(|| self.retire_worker(Duration::ZERO));
-                let how = how_it_ended(&status);
-                env.events
-                    .send(Event::Notice(format!(
-                        "worker in slot {} {how} without answering item {seq}; starting another",
-                        self.slot
-                    )))
-                    .ok();
+                // Not when pmap itself ended it (a signal, --halt now): nothing failed.
+                if !env.control.is_terminating() {
+                    let how = how_it_ended(&status);
+                    let slot = self.slot;
+                    let _ = env.events.send(Event::Notice(format!(
+                        "worker in slot {slot} {how} without answering item {seq}; starting another"
+                    )));
+                }
                 match status {
                     JobStatus::Exited(0) => (JobStatus::Exited(1), false, since),
                     other => (other, false, since),

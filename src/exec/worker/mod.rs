@@ -300,8 +300,7 @@ impl<'a> PersistentWorker<'a> {
                     // Unless it has begun to answer (or -v showed the item already, or
                     // its window is full and cannot grow, or the run stops), it gets more
                     // items: its buffer fills and it writes, or the input ends and its
-                    // stdin closes. Else its input closes now.
-                    // A run that stops sends nothing more: the input closes quietly.
+                    // stdin closes. Else its input closes now (quietly when stopping).
                     let stopping = env.control.is_stopping();
                     let full = worker.sent.len() >= window.size();
                     let more = !stopping && (!full || window.grow());

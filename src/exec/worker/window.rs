@@ -78,8 +78,9 @@ impl Window {
     /// The worker waits for more input before it answers: its output is buffered, and it
     /// writes only when its buffer is full (or its input ends). It gets items by the
     /// thousand from now on (it is idle while it waits, so it hoards nothing), twice as
-    /// many each time it waits again, up to 2^([`MOST_GROWN`] - 1) times [`GROWN`]. Returns false,
-    /// the window staying as it is, once it is that large, or if `--pool-window` set it.
+    /// many each time it waits again, up to 2^([`MOST_GROWN`] - 1) times [`GROWN`].
+    /// Returns false, the window staying as it is, once it is that large, or if
+    /// `--pool-window` set it.
     pub fn grow(&mut self) -> bool {
         let grows = self.fixed.is_none() && self.grown < MOST_GROWN;
         self.grown += u32::from(grows);

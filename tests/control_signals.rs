@@ -7,31 +7,17 @@ mod common;
 
 use std::fs;
 use std::io::Read;
-use std::path::Path;
-use std::process::{Child, Command as StdCommand, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 use common::{
-    GONE_WITHIN, alive, assert_none_left, pmap_path, show, wait_for_processes, wait_with_timeout,
+    GONE_WITHIN, alive, assert_none_left, show, spawn_pmap, wait_for_processes, wait_with_timeout,
 };
 
 // ---- helpers ----
-
-/// Starts pmap in `dir` with `args`, stdin on /dev/null, stdout and stderr piped.
-fn spawn(dir: &Path, args: &[&str]) -> Child {
-    StdCommand::new(pmap_path())
-        .args(args)
-        .current_dir(dir)
-        .env_remove("PMAP_SHELL")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("pmap starts")
-}
 
 /// Reads a child's stdout and stderr on threads; join after it exited.
 fn capture(child: &mut Child) -> impl FnOnce() -> (Vec<u8>, Vec<u8>) + use<> {
@@ -109,7 +95,7 @@ fn descendants_without_zombies(pid: i32) -> Vec<(i32, String)> {
 fn interrupt_running_jobs(sig: Signal, marker: &str, code: i32) {
     let dir = tempfile::tempdir().unwrap();
     let script = format!("sleep {marker} & sleep {marker}; wait");
-    let mut child = spawn(dir.path(), &["-j2", "sh", "-c", &script, ":::", "1", "2"]);
+    let mut child = spawn_pmap(dir.path(), &["-j2", "sh", "-c", &script, ":::", "1", "2"]);
     let output = capture(&mut child);
     wait_for_processes(&format!("sleep {marker}"), 4);
     std::thread::sleep(Duration::from_millis(200));
@@ -141,7 +127,7 @@ fn output_captured_before_the_interrupt_is_printed() {
         ("--lb", Signal::SIGINT, 130),
         ("--group", Signal::SIGTERM, 143),
     ] {
-        let mut child = spawn(
+        let mut child = spawn_pmap(
             dir.path(),
             &[
                 mode,
@@ -173,7 +159,7 @@ fn keep_order_prints_held_output_on_interrupt() {
     // Job 2 finishes at once but waits behind job 1 under -k; the interrupt ends job 1, and
     // both outputs are printed, in order.
     let dir = tempfile::tempdir().unwrap();
-    let mut child = spawn(
+    let mut child = spawn_pmap(
         dir.path(),
         &[
             "-k",
@@ -201,7 +187,7 @@ fn keep_order_prints_held_output_on_interrupt() {
 #[test]
 fn a_job_ignoring_sigterm_is_killed_after_the_grace() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = spawn(
+    let mut child = spawn_pmap(
         dir.path(),
         &[
             "--kill-grace",
@@ -234,7 +220,7 @@ fn a_job_ignoring_sigterm_is_killed_after_the_grace() {
 #[test]
 fn a_second_sigint_kills_at_once() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = spawn(
+    let mut child = spawn_pmap(
         dir.path(),
         &[
             "--kill-grace",
@@ -272,7 +258,7 @@ fn a_second_sigint_kills_at_once() {
 #[test]
 fn sigint_starts_no_new_jobs() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = spawn(
+    let mut child = spawn_pmap(
         dir.path(),
         &[
             "-j1",
@@ -306,7 +292,7 @@ fn sigint_starts_no_new_jobs() {
 #[test]
 fn sighup_lets_running_jobs_finish_and_starts_no_new_ones() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = spawn(
+    let mut child = spawn_pmap(
         dir.path(),
         &[
             "-j1",
@@ -347,7 +333,7 @@ fn sighup_lets_running_jobs_finish_and_starts_no_new_ones() {
 #[test]
 fn no_zombie_children_and_no_descendants_outlive_pmap() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = spawn(
+    let mut child = spawn_pmap(
         dir.path(),
         &[
             "-j3",

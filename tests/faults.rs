@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{pmap_path, processes_with, run, wait_with_timeout};
+use common::{pmap_path, processes_with, run, spawn_pmap, wait_with_timeout};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
@@ -33,19 +33,6 @@ fn end_all(marker: &str) {
     while processes_with(marker) > 0 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-/// Starts pmap with `args` in `dir`, stdin on /dev/null, stdout and stderr piped.
-fn spawn_pmap(dir: &Path, args: &[&str]) -> Child {
-    Command::new(pmap_path())
-        .args(args)
-        .current_dir(dir)
-        .env_remove("PMAP_SHELL")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("pmap starts")
 }
 
 fn output(child: Child) -> (String, String) {

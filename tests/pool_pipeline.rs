@@ -9,7 +9,7 @@ use std::fs;
 use std::io::Read;
 use std::process::{Command, Stdio};
 
-use common::{pmap_path, run};
+use common::{pmap_path, run, spawn_pmap};
 use tempfile::TempDir;
 
 /// A worker that answers `r<item>` for each item.
@@ -351,16 +351,25 @@ fn resume_skips_logged_items_and_sends_them_to_no_worker() {
 fn sigterm_ends_workers_holding_items_quietly() {
     use nix::sys::signal::{Signal, kill};
     use nix::unistd::Pid;
-    let mut child = Command::new(pmap_path())
-        .args(["-j2", "--pool-window", "8", "--pool", "process", "sh", "-c"])
-        .arg("while read -r n; do sleep 0.3; echo \"$n\"; done")
-        .args([":::"])
-        .args((1..=40).map(|n| n.to_string()))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("pmap starts");
+    let dir = TempDir::new().unwrap();
+    let items: Vec<String> = (1..=40).map(|n| n.to_string()).collect();
+    let worker = r#"while read -r n; do sleep 0.3; echo "$n"; done"#;
+    let pool = [
+        "-j2",
+        "--pool-window",
+        "8",
+        "--pool",
+        "process",
+        "sh",
+        "-c",
+        worker,
+        ":::",
+    ];
+    let args: Vec<&str> = pool
+        .into_iter()
+        .chain(items.iter().map(String::as_str))
+        .collect();
+    let mut child = spawn_pmap(dir.path(), &args);
     // Both workers hold items once the first answers are out.
     let mut first = [0u8; 2];
     child

@@ -210,6 +210,19 @@ impl LineReader {
     }
 }
 
+/// Starts pmap with `args` in `dir`, stdin on /dev/null, stdout and stderr piped.
+pub fn spawn_pmap(dir: &Path, args: &[&str]) -> Child {
+    std::process::Command::new(pmap_path())
+        .args(args)
+        .current_dir(dir)
+        .env_remove("PMAP_SHELL")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("pmap starts")
+}
+
 /// Waits for a child, killing it if it takes longer than `timeout`; returns its exit code.
 #[track_caller]
 pub fn wait_with_timeout(child: &mut Child, timeout: Duration) -> i32 {

@@ -83,15 +83,11 @@ pub trait Executor {
     /// their turn. `more`: whether more jobs may come to this slot.
     fn line_up(&mut self, _jobs: &mut dyn Iterator<Item = &Job>, _more: bool) {}
 
-    /// How many of the jobs first in the slot's hand are lined up already.
+    /// How many of the jobs first in the slot's hand are lined up already: under way here,
+    /// ahead of their turn, so that they are still attempted, and reported, when the run
+    /// stops without ending running jobs.
     fn lined_up(&self) -> usize {
         0
-    }
-
-    /// Whether `job` is already under way here (started ahead of its turn), so that it is
-    /// still attempted, and reported, when the run stops without ending running jobs.
-    fn holds(&self, _job: &Job) -> bool {
-        false
     }
 
     /// The slot's loop is over: end whatever the executor keeps running between jobs.

@@ -346,8 +346,9 @@ fn next_work<E: Executor>(
 ) -> Option<Work> {
     let control = &shared.env.control;
     if control.is_stopping() {
+        // The first jobs of the hand are the ones lined up, in order.
         return match hand.pop_front() {
-            Some(Work::Job(job)) if executor.holds(&job) => Some(Work::Job(job)),
+            Some(Work::Job(job)) if executor.lined_up() > 0 => Some(Work::Job(job)),
             _ => {
                 hand.clear();
                 None

@@ -502,12 +502,6 @@ impl Executor for PersistentWorker<'_> {
         self.worker.as_ref().map_or(0, |w| w.sent.len())
     }
 
-    fn holds(&self, job: &Job) -> bool {
-        self.worker
-            .as_ref()
-            .is_some_and(|w| w.sent.iter().any(|s| s.seq == job.seq))
-    }
-
     fn retire(&mut self) {
         self.retire_worker(self.env.config.control.kill_grace);
     }

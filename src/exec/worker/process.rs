@@ -179,7 +179,7 @@ impl Worker {
             return false;
         };
         let mut fields = call.split_whitespace();
-        let reading = fields.next() == Some(libc::SYS_read.to_string().as_str());
+        let reading = fields.next().and_then(|nr| nr.parse().ok()) == Some(libc::SYS_read);
         if !(reading && fields.next() == Some("0x0")) {
             return false;
         }

@@ -387,3 +387,17 @@ fn sigterm_ends_workers_holding_items_quietly() {
         "no worker 'failed': pmap ended it"
     );
 }
+
+#[test]
+fn pool_window_usage_errors() {
+    run(["--pool-window", "2", "echo", ":::", "a"], "").check(
+        "",
+        "pmap: --pool-window needs --pool process\n",
+        255,
+    );
+    run(
+        ["--pool", "process", "--pool-window", "0", "cat", ":::", "a"],
+        "",
+    )
+    .check("", "pmap: --pool-window must be at least 1\n", 255);
+}

@@ -8,8 +8,9 @@ mod common;
 use std::fs;
 use std::io::Read;
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
-use common::{pmap_path, run, spawn_pmap};
+use common::{pmap_path, run, spawn_pmap, wait_with_timeout};
 use tempfile::TempDir;
 
 /// A worker that answers `r<item>` for each item.
@@ -269,19 +270,23 @@ fn a_300_mb_answer_goes_through_the_spool_with_bounded_memory() {
         .spawn()
         .expect("/usr/bin/time runs pmap");
     let mut stdout = child.stdout.take().unwrap();
-    let (mut total, mut all_x, mut last) = (0usize, true, 0u8);
-    let mut buf = vec![0; 1 << 20];
-    loop {
-        let n = stdout.read(&mut buf).unwrap();
-        if n == 0 {
-            break;
+    let reader = std::thread::spawn(move || {
+        let (mut total, mut all_x, mut last) = (0usize, true, 0u8);
+        let mut buf = vec![0; 1 << 20];
+        loop {
+            let n = stdout.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            all_x &= buf[..n].iter().all(|&b| b == b'x' || b == b'\n');
+            (total, last) = (total + n, buf[n - 1]);
         }
-        all_x &= buf[..n].iter().all(|&b| b == b'x' || b == b'\n');
-        (total, last) = (total + n, buf[n - 1]);
-    }
-    let status = child.wait().unwrap();
-    assert!(status.success(), "{status:?}");
-    assert_eq!((total, all_x, last), (300_000_001, true, b'\n'));
+        (total, all_x, last)
+    });
+    // The old code took over a minute here: bounded, so that a regression fails.
+    assert_eq!(wait_with_timeout(&mut child, Duration::from_secs(60)), 0);
+    let read = reader.join().unwrap();
+    assert_eq!(read, (300_000_001, true, b'\n'));
     let peak_kb: u64 = fs::read_to_string(&rss).unwrap().trim().parse().unwrap();
     assert!(
         peak_kb < 150_000,
@@ -378,14 +383,12 @@ fn sigterm_ends_workers_holding_items_quietly() {
         .unwrap()
         .read_exact(&mut first)
         .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let stderr = std::thread::spawn(move || common::read_all(stderr));
     kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(143), "{out:?}");
-    assert_eq!(
-        String::from_utf8_lossy(&out.stderr),
-        "",
-        "no worker 'failed': pmap ended it"
-    );
+    assert_eq!(wait_with_timeout(&mut child, Duration::from_secs(20)), 143);
+    let stderr = stderr.join().unwrap();
+    assert_eq!(stderr, "", "no worker 'failed': pmap ended it");
 }
 
 #[test]

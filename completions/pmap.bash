@@ -23,7 +23,7 @@ _pmap() {
 
     case "${cmd}" in
         pmap)
-            opts="-j -0 -d -a -n -I -k -u -v -S -h -V --jobs --null --delimiter --arg-file --link --colsep --max-args --shell --dry-run --keep-order --group --lb --line-buffer --ungroup --tag --tagstring --merge-stderr --json --results --pool --max-tasks --pool-window --timeout --kill-grace --retries --delay --halt --joblog --resume --resume-failed --bar --eta --verbose --sshlogin --sshlogin-file --ssh-command --no-ssh-sharing --color --help --version"
+            opts="-j -0 -d -a -n -N -L -I -k -u -v -S -h -V --jobs --null --delimiter --arg-file --link --colsep --max-args --spreadstdin --pipe --pipe-part --pipepart --block-size --block --recend --recstart --regexp --remove-rec-sep --removerecsep --rrs --max-lines --header --round --round-robin --cat --fifo --shell --dry-run --keep-order --group --lb --line-buffer --ungroup --tag --tagstring --merge-stderr --json --results --pool --max-tasks --pool-window --timeout --kill-grace --retries --delay --halt --joblog --resume --resume-failed --bar --eta --verbose --sshlogin --sshlogin-file --ssh-command --no-ssh-sharing --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -62,6 +62,38 @@ _pmap() {
                     return 0
                     ;;
                 -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --block)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --block-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --recend)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --recstart)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -N)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-lines)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -L)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --header)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

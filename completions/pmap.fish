@@ -3,6 +3,12 @@ complete -c pmap -s d -l delimiter -d 'Input items end with DELIM (one byte; `\\
 complete -c pmap -s a -l arg-file -d 'Read items from FILE (repeatable; each file is one input source)' -r -F
 complete -c pmap -l colsep -d 'Split each item into columns {1}, {2}, ... at matches of REGEX' -r
 complete -c pmap -s n -l max-args -d 'Give each job up to N items' -r
+complete -c pmap -l block -l block-size -d 'With --pipe: blocks of at most SIZE bytes (K, M, G, T: ×1024; k, m, g, t: ×1000; a record longer than SIZE makes its block grow); -N: N blocks per job slot, for input of known size [default: 1M]' -r
+complete -c pmap -l recend -d 'With --pipe: records end with STR (`\\n`, `\\t`, `\\r`, `\\0`, `\\\\`, `\\xHH` escapes) [default: \\n, or nothing if --recstart is given]' -r
+complete -c pmap -l recstart -d 'With --pipe: records start with STR (escapes as for --recend)' -r
+complete -c pmap -s N -d 'With --pipe: N records per job instead of --block bytes' -r
+complete -c pmap -s L -l max-lines -d 'With --pipe: N lines make one record (a block never splits a group of N lines)' -r
+complete -c pmap -l header -d 'With --pipe: the first N lines (`:` for one, or the lines a regex matches at the start) are the header, given at the start of every block' -r
 complete -c pmap -s I -d 'Use STR instead of {} as the replacement string for the items' -r
 complete -c pmap -l tagstring -d 'Start every output line with STR (replacement strings allowed, and {host} for the host that ran the job) and a TAB' -r
 complete -c pmap -l results -d 'Also keep each job\'s output in DIR/<seq>/stdout, stderr and meta.json' -r -F
@@ -24,6 +30,13 @@ always\t''
 never\t''"
 complete -c pmap -s 0 -l null -d 'Input items end with NUL instead of newline'
 complete -c pmap -l link -d 'Combine several input sources pairwise instead of as a cartesian product; shorter sources wrap around'
+complete -c pmap -l pipe -l spreadstdin -d 'Cut standard input (or the one -a FILE) into blocks of whole records and give each job one block on its stdin, instead of running a job per item'
+complete -c pmap -l pipepart -l pipe-part -d 'Like --pipe, for the file of -a FILE: pmap finds the cuts by seeking, and each job\'s part goes from the file to the job without passing through pmap\'s memory'
+complete -c pmap -l regexp -d 'With --pipe: --recend and --recstart are regular expressions'
+complete -c pmap -l rrs -l remove-rec-sep -l removerecsep -d 'With --pipe: remove the --recend and --recstart text of every record before the job gets its block'
+complete -c pmap -l round-robin -l round -d 'With --pipe: start exactly -j jobs and give each block to whichever is ready, instead of a job per block'
+complete -c pmap -l cat -d 'With --pipe: give each job its block in a temporary file named by {} instead of on stdin (implies --pipe)'
+complete -c pmap -l fifo -d 'With --pipe: give each job its block through a named pipe named by {} (implies --pipe)'
 complete -c pmap -l shell -d 'Always run the command through the shell ($PMAP_SHELL or /bin/sh)'
 complete -c pmap -l dry-run -d 'Print each command as it would run, in input order, and run nothing'
 complete -c pmap -s k -l keep-order -d 'Print output in input order, whatever order the jobs finish in'

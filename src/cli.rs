@@ -75,6 +75,73 @@ pub struct Cli {
     #[arg(short = 'n', long = "max-args", value_name = "N")]
     pub max_args: Option<usize>,
 
+    /// Cut standard input (or the one -a FILE) into blocks of whole records and give each
+    /// job one block on its stdin, instead of running a job per item
+    #[arg(long = "pipe", visible_alias = "spreadstdin")]
+    pub pipe: bool,
+
+    /// Like --pipe, for the file of -a FILE: pmap finds the cuts by seeking, and each job's
+    /// part goes from the file to the job without passing through pmap's memory
+    #[arg(long = "pipepart", visible_alias = "pipe-part")]
+    pub pipepart: bool,
+
+    /// With --pipe: blocks of at most SIZE bytes (K, M, G, T: ×1024; k, m, g, t: ×1000;
+    /// a record longer than SIZE makes its block grow); -N: N blocks per job slot, for input
+    /// of known size [default: 1M]
+    #[arg(
+        long = "block",
+        visible_alias = "block-size",
+        value_name = "SIZE",
+        allow_hyphen_values = true
+    )]
+    pub block: Option<String>,
+
+    /// With --pipe: records end with STR (`\n`, `\t`, `\r`, `\0`, `\\`, `\xHH`
+    /// escapes) [default: \n, or nothing if --recstart is given]
+    #[arg(long = "recend", value_name = "STR", allow_hyphen_values = true)]
+    pub recend: Option<String>,
+
+    /// With --pipe: records start with STR (escapes as for --recend)
+    #[arg(long = "recstart", value_name = "STR", allow_hyphen_values = true)]
+    pub recstart: Option<String>,
+
+    /// With --pipe: --recend and --recstart are regular expressions
+    #[arg(long = "regexp")]
+    pub regexp: bool,
+
+    /// With --pipe: remove the --recend and --recstart text of every record before the job
+    /// gets its block
+    #[arg(long = "rrs", visible_aliases = ["remove-rec-sep", "removerecsep"])]
+    pub rrs: bool,
+
+    /// With --pipe: N records per job instead of --block bytes
+    #[arg(short = 'N', value_name = "N")]
+    pub max_records: Option<usize>,
+
+    /// With --pipe: N lines make one record (a block never splits a group of N lines)
+    #[arg(short = 'L', long = "max-lines", value_name = "N")]
+    pub max_lines: Option<usize>,
+
+    /// With --pipe: the first N lines (`:` for one, or the lines a regex matches at the
+    /// start) are the header, given at the start of every block
+    #[arg(long = "header", value_name = "N|REGEX", allow_hyphen_values = true)]
+    pub header: Option<String>,
+
+    /// With --pipe: start exactly -j jobs and give each block to whichever is ready, instead
+    /// of a job per block
+    #[arg(long = "round-robin", visible_alias = "round")]
+    pub round_robin: bool,
+
+    /// With --pipe: give each job its block in a temporary file named by {} instead of on
+    /// stdin (implies --pipe)
+    #[arg(long = "cat", conflicts_with = "fifo")]
+    pub cat: bool,
+
+    /// With --pipe: give each job its block through a named pipe named by {} (implies
+    /// --pipe)
+    #[arg(long = "fifo")]
+    pub fifo: bool,
+
     /// Use STR instead of {} as the replacement string for the items
     #[arg(short = 'I', value_name = "STR")]
     pub replace: Option<String>,

@@ -242,9 +242,17 @@ fn run_slots(
 }
 
 /// The input reader: every job (or the read error) to the slots, then the total.
-fn read_input(jobs: input::JobReader, mut submitter: slots::Submitter) {
+fn read_input(mut jobs: input::JobReader, mut submitter: slots::Submitter) {
     let mut total = 0;
-    for job in jobs {
+    let wait_first = jobs.holds_blocks();
+    loop {
+        if wait_first && !submitter.wait_for_room() {
+            return;
+        }
+        let Some(job) = jobs.next() else { break };
+        for note in jobs.take_notes() {
+            submitter.notice(note);
+        }
         let work = match job {
             Ok(job) => {
                 total += 1;

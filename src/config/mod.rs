@@ -5,6 +5,7 @@
 //! directory and looking programs up in `$PATH` is [`crate::setup`]'s job, so that a usage
 //! error leaves nothing behind. The few fields setup fills in say so.
 
+mod pipe;
 mod values;
 
 use std::collections::HashSet;
@@ -145,13 +146,19 @@ impl OutputConfig {
 }
 
 impl Config {
+    /// `--pipe`: how jobs get their blocks; `None` without blocks.
+    pub fn block_delivery(&self) -> Option<crate::input::blocks::Delivery> {
+        self.input.pipe.as_ref().map(|pipe| pipe.delivery)
+    }
+
     /// Validates the parsed command line. Reads no file: see [`crate::setup`].
     pub fn from_cli(mut cli: Cli) -> Result<Self> {
         let control = control_config(&cli)?;
         let remote = remote_config(&cli)?;
         let jobs = values::jobs(cli.jobs.as_deref())?;
         let (command, sources) = values::split_command(std::mem::take(&mut cli.command));
-        let input = input_config(&cli, sources)?;
+        let mut input = input_config(&cli, sources)?;
+        input.pipe = pipe::pipe_config(&cli, jobs, &input.sources)?;
         let template = template_config(&cli, &command, &input)?;
         let output = output_config(&cli, control.retries)?;
         check_pool(&cli, &template, &command, remote.is_some())?;
@@ -211,6 +218,7 @@ fn input_config(cli: &Cli, command_sources: Vec<SourceSpec>) -> Result<InputConf
         link: cli.link,
         colsep,
         max_args,
+        pipe: None,
     })
 }
 

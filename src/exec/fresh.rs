@@ -11,11 +11,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::event::Event;
+use crate::event::{JobResult, JobStatus};
 use crate::exec::control::RunningJob;
+use crate::exec::feed::Delivery as BlockDelivery;
 use crate::exec::spawn::{Spawner, Started};
-use crate::exec::supervise::{Limit, supervise};
+use crate::exec::supervise::{JobIo, Limit, supervise};
 use crate::exec::{Attempt, Executor, Handback, JobEnv, argv_for, finish_attempt, not_started};
 use crate::input::Job;
+use crate::input::blocks::Delivery;
 use crate::template::{JobContext, Rendered};
 
 /// How an attempt's process came to be: started (with, for a remote job, the stdin pipe
@@ -51,10 +54,12 @@ impl Executor for FreshProcess<'_> {
             slot: self.slot,
             host: self.host.as_ref(),
         };
+        let stdin_pipe =
+            job.block.is_some() && env.config.block_delivery() == Some(Delivery::Stdin);
         let start = |rendered: &Rendered, vars: &[(&str, String)]| -> Spawned {
             let (program, args) = argv_for(rendered, &env.config);
             let name = args[0].to_os_string();
-            let spawned = spawner.spawn(program, &args, &env.base_env, vars);
+            let spawned = spawner.spawn(program, &args, &env.base_env, vars, stdin_pipe);
             (spawned.map(|s| (s, None)), name)
         };
         attempt_in_process(env, job, &place, &mut self.buf, started, start)
@@ -82,8 +87,13 @@ pub fn attempt_in_process(
 ) -> Result<Attempt, Handback> {
     let config = &env.config;
     let slot = place.slot;
+    let delivery =
+        match BlockDelivery::prepare(job, config.block_delivery().unwrap_or(Delivery::Stdin)) {
+            Ok(delivery) => delivery,
+            Err(e) => return Ok(block_not_delivered(job, place, &e)),
+        };
     let context = JobContext {
-        values: &job.values,
+        values: delivery.values(job),
         seq: job.seq,
         slot,
         host: place.host.map_or(":", |h| h),
@@ -118,7 +128,7 @@ pub fn attempt_in_process(
     started();
     let (status, timed_out) = match spawned {
         Err(e) => (not_started(&name, &e), false),
-        Ok((process, stdin)) => {
+        Ok((mut process, stdin)) => {
             let pid = process.pid;
             // A remote job's stdin stays open until the job is ended or reaped.
             let running = RunningJob {
@@ -127,10 +137,16 @@ pub fn attempt_in_process(
                 command: rendered,
             };
             env.control.register(slot, pid, stdin, Some(running));
+            let feed = delivery.feed(process.stdin.take());
             let pipes = [Some(process.stdout), Some(process.stderr)];
             let signal = |sig| env.control.signal_slot(slot, sig);
             let grace = config.control.kill_grace;
-            let timed_out = supervise(pid, &signal, pipes, &mut sink, buf, limit.as_ref(), grace);
+            let mut io = JobIo {
+                sink: &mut sink,
+                buf,
+                feed,
+            };
+            let timed_out = supervise(pid, &signal, pipes, &mut io, limit.as_ref(), grace);
             (env.control.reap(slot, pid, &name), timed_out)
         }
     };
@@ -140,6 +156,31 @@ pub fn attempt_in_process(
     result.timed_out = timed_out;
     result.host = place.host.cloned();
     Ok((result, results))
+}
+
+/// The result of an attempt whose block could not be made ready (`--cat`, `--fifo`): the job
+/// fails without starting, as one whose program cannot run.
+fn block_not_delivered(job: &Job, place: &Place<'_>, e: &io::Error) -> Attempt {
+    let result = JobResult {
+        seq: job.seq,
+        slot: place.slot,
+        host: place.host.cloned(),
+        values: Vec::new(),
+        command: Vec::new(),
+        status: JobStatus::NotStarted {
+            code: 126,
+            message: format!("cannot write the block to a temporary file or fifo: {e}"),
+        },
+        output: crate::event::Captured::Streamed,
+        start: std::time::SystemTime::now(),
+        runtime: Duration::ZERO,
+        attempts: 1,
+        received: 0,
+        timed_out: false,
+        interrupted: false,
+        error: None,
+    };
+    (result, None)
 }
 
 /// How often, and how long apart, a start that failed for want of resources is tried

@@ -19,6 +19,7 @@
 
 pub mod control;
 pub mod escalate;
+pub mod feed;
 pub mod fresh;
 pub mod queue;
 pub mod slots;

@@ -68,6 +68,20 @@ impl<T> WorkQueue<T> {
         }
     }
 
+    /// Blocks while the queue is full. Returns false once `control` is stopping.
+    pub fn wait_for_room(&self, control: &Control) -> bool {
+        let mut state = self.lock();
+        while state.items.len() >= self.capacity {
+            if control.is_stopping() {
+                return false;
+            }
+            state.producer_waiting = true;
+            state = self.drained.wait(state).unwrap_or_else(|p| p.into_inner());
+        }
+        state.producer_waiting = false;
+        !control.is_stopping()
+    }
+
     /// Adds `item`, blocking while the queue is full. Returns false, dropping the item, once
     /// `control` is stopping.
     pub fn push(&self, item: T, control: &Control) -> bool {

@@ -77,6 +77,15 @@ pub fn start(env: JobEnv) -> io::Result<(Submitter, Slots)> {
     // is known before the first job ends. Otherwise: room to read ahead, so that the reader
     // is woken once per many jobs.
     let ahead = match config.control.halt {
+        // `--pipe` blocks wait in memory: one waits here, one more in the reader.
+        _ if config
+            .input
+            .pipe
+            .as_ref()
+            .is_some_and(|p| p.part_of.is_none()) =>
+        {
+            1
+        }
         Some(Halt {
             threshold: Threshold::Percent(_),
             ..
@@ -170,6 +179,18 @@ impl Submitter {
             }
         }
         shared.queue.push(work, &shared.env.control)
+    }
+
+    /// Waits until the queue has room for another job, so that the next one is read only
+    /// then (`--pipe`: a block read early is one more block in memory). False once the run
+    /// is stopping.
+    pub fn wait_for_room(&self) -> bool {
+        self.shared.queue.wait_for_room(&self.shared.env.control)
+    }
+
+    /// Says something to the user (through the collector, like every message of the run).
+    pub fn notice(&self, message: String) {
+        let _ = self.shared.env.events.send(Event::Notice(message));
     }
 
     /// Opens the next slot: its loop starts on a thread of the pool.

@@ -49,11 +49,13 @@ impl BaseEnv {
     }
 }
 
-/// A started job: its pid (= process group id) and the read ends of its stdout and stderr.
+/// A started job: its pid (= process group id), the read ends of its stdout and stderr, and
+/// the write end of its stdin if it was started with a pipe there.
 pub struct Started {
     pub pid: i32,
     pub stdout: OwnedFd,
     pub stderr: OwnedFd,
+    pub stdin: Option<OwnedFd>,
 }
 
 /// One worker thread's spawning state: the attributes every job starts with. Nothing of it
@@ -82,14 +84,16 @@ impl Spawner {
 
     /// Starts `program` with `args` (`args[0]` is the name the program sees) and the base
     /// environment plus the `extra` variables. A `program` without a slash is looked up in
-    /// `$PATH`. An error means no process was started: the program could not be found or
-    /// run (the exec's own error), or pmap ran out of descriptors or processes.
+    /// `$PATH`. Its stdin is /dev/null, or with `stdin_pipe` a new pipe (`--pipe`). An error
+    /// means no process was started: the program could not be found or run (the exec's own
+    /// error), or pmap ran out of descriptors or processes.
     pub fn spawn(
         &mut self,
         program: &OsStr,
         args: &[&OsStr],
         env: &BaseEnv,
         extra: &[(&str, String)],
+        stdin_pipe: bool,
     ) -> io::Result<Started> {
         let program = cstring(program.as_bytes())?;
         self.argv.clear();
@@ -109,8 +113,12 @@ impl Spawner {
 
         let (out_r, out_w) = pipe()?;
         let (err_r, err_w) = pipe()?;
+        let stdin = if stdin_pipe { Some(pipe()?) } else { None };
         let mut actions = PosixSpawnFileActions::init()?;
-        actions.add_dup2(env.dev_null.as_raw_fd(), 0)?;
+        match &stdin {
+            Some((read_end, _)) => actions.add_dup2(read_end.as_raw_fd(), 0)?,
+            None => actions.add_dup2(env.dev_null.as_raw_fd(), 0)?,
+        }
         actions.add_dup2(out_w.as_raw_fd(), 1)?;
         actions.add_dup2(err_w.as_raw_fd(), 2)?;
         let pid = if program.as_bytes().contains(&b'/') {
@@ -122,6 +130,7 @@ impl Spawner {
             pid: pid.as_raw(),
             stdout: out_r,
             stderr: err_r,
+            stdin: stdin.map(|(_, write_end)| write_end),
         })
     }
 }
@@ -185,7 +194,13 @@ mod tests {
             OsStr::new("echo \"$X\"; echo e >&2"),
         ];
         let started = spawner
-            .spawn(OsStr::new("sh"), &args, &env, &[("X", "42".to_string())])
+            .spawn(
+                OsStr::new("sh"),
+                &args,
+                &env,
+                &[("X", "42".to_string())],
+                false,
+            )
             .unwrap();
         let mut out = String::new();
         std::fs::File::from(started.stdout)
@@ -204,7 +219,10 @@ mod tests {
         let mut spawner = Spawner::new().unwrap();
         let env = BaseEnv::capture().unwrap();
         let name = OsStr::new("pmap-surely-missing-program");
-        let error = spawner.spawn(name, &[name], &env, &[]).err().unwrap();
+        let error = spawner
+            .spawn(name, &[name], &env, &[], false)
+            .err()
+            .unwrap();
         assert_eq!(error.kind(), io::ErrorKind::NotFound);
     }
 }

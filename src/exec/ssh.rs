@@ -130,6 +130,7 @@ fn started_child(mut child: Child) -> std::io::Result<(Started, Option<OwnedFd>)
         pid: child.id() as i32,
         stdout: OwnedFd::from(stdout),
         stderr: OwnedFd::from(stderr),
+        stdin: None,
     };
     Ok((started, child.stdin.take().map(OwnedFd::from)))
 }

@@ -17,6 +17,7 @@ use nix::unistd::Pid;
 use crate::capture::sink::JobSink;
 use crate::event::Stream;
 use crate::exec::escalate::Escalation;
+use crate::exec::feed::{self, Fed, Feed};
 
 const STREAMS: [Stream; 2] = [Stream::Stdout, Stream::Stderr];
 
@@ -36,8 +37,7 @@ pub fn supervise(
     pid: i32,
     signal: &dyn Fn(Signal),
     pipes: [Option<OwnedFd>; 2],
-    sink: &mut JobSink<'_>,
-    buf: &mut [u8],
+    io: &mut JobIo<'_, '_>,
     limit: Option<&Limit>,
     pipe_grace: Duration,
 ) -> bool {
@@ -57,6 +57,8 @@ pub fn supervise(
             continue;
         }
         if exited {
+            // Nobody is left to read the rest of the job's input.
+            io.feed = None;
             if open.iter().all(Option::is_none) {
                 break;
             }
@@ -79,9 +81,9 @@ pub fn supervise(
         if ladder.is_some() && pidfd.is_none() {
             wait = Some(wait.map_or(POLL_EXIT, |w| w.min(POLL_EXIT)));
         }
-        if open.iter().any(Option::is_some) {
+        if open.iter().any(Option::is_some) || io.feed.is_some() {
             let exit_fd = pidfd.as_ref().filter(|_| !exited);
-            exited |= drain(&mut open, sink, buf, wait, exit_fd);
+            exited |= drain(&mut open, io, wait, exit_fd);
             if look.is_some_and(|at| Instant::now() >= at) {
                 exited = has_exited(pid);
                 look_at = Instant::now().checked_add(LOOK_EVERY);
@@ -129,85 +131,166 @@ pub(crate) fn timeout_of(wait: Option<Duration>) -> PollTimeout {
     }
 }
 
-/// Reads whatever is ready (blocking up to `wait`, or until both pipes close when `wait` is
-/// `None`). With `exit_fd`, also returns early, with true, when the process exits.
+/// Reads whatever is ready and feeds the job's stdin as far as it takes it (blocking up to
+/// `wait`, or until both pipes close and the feed is over when `wait` is `None`). With
+/// `exit_fd`, also returns early, with true, when the process exits.
 fn drain(
     open: &mut [Option<File>; 2],
-    sink: &mut JobSink<'_>,
-    buf: &mut [u8],
+    io: &mut JobIo<'_, '_>,
     wait: Option<Duration>,
     exit_fd: Option<&OwnedFd>,
 ) -> bool {
     loop {
-        let mut fds = [libc::pollfd {
-            fd: -1,
-            events: libc::POLLIN,
-            revents: 0,
-        }; 3];
-        let mut which = [usize::MAX; 3];
-        let mut pipes = 0;
+        let mut watch = Watch::default();
         for (i, file) in open.iter().enumerate() {
             if let Some(file) = file {
-                which[pipes] = i;
-                fds[pipes].fd = file.as_raw_fd();
-                pipes += 1;
+                watch.add(file.as_raw_fd(), libc::POLLIN, Role::Pipe(i));
             }
         }
-        if pipes == 0 {
+        let mut wait = wait;
+        if let Some(feed) = io.feed.as_ref() {
+            match feed.fd() {
+                Some(fd) => watch.add(fd.as_raw_fd(), libc::POLLOUT, Role::Feed),
+                // Nothing to poll on: look again soon.
+                None => wait = Some(wait.map_or(feed::RETRY, |w| w.min(feed::RETRY))),
+            }
+        }
+        if watch.len == 0 && io.feed.is_none() {
             return false;
         }
-        let mut watched = pipes;
         if let Some(fd) = exit_fd {
-            fds[watched].fd = fd.as_raw_fd();
-            watched += 1;
+            watch.add(fd.as_raw_fd(), libc::POLLIN, Role::Exit);
         }
-        // Per descriptor: Some(true) to read, Some(false) closed with nothing left to read
-        // (a hang-up without POLLIN: no read is needed to see the end), None not ready.
-        let mut ready = [None; 3];
-        if pipes == 1 && exit_fd.is_none() && wait.is_none() {
+        let only_one_pipe = watch.len == 1 && matches!(watch.roles[0], Role::Pipe(_));
+        let ready = if only_one_pipe && wait.is_none() {
             // One pipe and nothing else to watch: a blocking read is all it takes.
-            ready[0] = Some(true);
+            [Some(true), None, None, None]
         } else {
-            let timeout = i32::from(timeout_of(wait));
-            // SAFETY: `fds` holds `watched` initialised entries for descriptors owned above.
-            match unsafe { libc::poll(fds.as_mut_ptr(), watched as libc::nfds_t, timeout) } {
-                0 => return false,
-                n if n > 0 => {
-                    for (k, fd) in fds[..watched].iter().enumerate() {
-                        ready[k] = match fd.revents {
-                            0 => None,
-                            r if r & libc::POLLIN != 0 => Some(true),
-                            _ => Some(false),
-                        };
-                    }
-                }
-                _ if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => continue,
-                _ => ready = [Some(true); 3],
+            match watch.poll(wait) {
+                Some(ready) => ready,
+                None => continue,
+            }
+        };
+        let mut exited = false;
+        for (k, is_ready) in ready.iter().enumerate().take(watch.len) {
+            match (watch.roles[k], is_ready) {
+                (_, None) => {}
+                (Role::Pipe(i), Some(false)) => open[i] = None,
+                (Role::Pipe(i), Some(true)) => read_pipe(&mut open[i], STREAMS[i], io),
+                (Role::Feed, Some(_)) => io.step_feed(),
+                (Role::Exit, Some(_)) => exited = true,
             }
         }
-        for (k, is_ready) in ready.iter().enumerate().take(pipes) {
-            let i = which[k];
-            match is_ready {
-                None => {}
-                Some(false) => open[i] = None,
-                Some(true) => {
-                    if let Some(file) = &mut open[i] {
-                        match file.read(buf) {
-                            Ok(0) => open[i] = None,
-                            Ok(n) => sink.push(STREAMS[i], &buf[..n]),
-                            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                            Err(_) => open[i] = None,
-                        }
-                    }
-                }
-            }
+        // A feed waiting for something poll cannot see is looked at every round.
+        if io.feed.as_ref().is_some_and(|f| f.fd().is_none()) {
+            io.step_feed();
         }
-        if exit_fd.is_some() && ready[pipes].is_some() {
+        if exited {
             return true;
         }
         if wait.is_some() {
             return false;
         }
+    }
+}
+
+/// Reads once from a ready pipe into the sink; closes it at its end.
+fn read_pipe(pipe: &mut Option<File>, stream: Stream, io: &mut JobIo<'_, '_>) {
+    if let Some(file) = pipe {
+        match file.read(io.buf) {
+            Ok(0) => *pipe = None,
+            Ok(n) => io.sink.push(stream, &io.buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => *pipe = None,
+        }
+    }
+}
+
+/// Where a job's output goes and where its input comes from, while it runs.
+pub struct JobIo<'s, 'b> {
+    pub sink: &'s mut JobSink<'b>,
+    pub buf: &'s mut [u8],
+    /// `--pipe`: the block still on its way to the job.
+    pub feed: Option<Feed>,
+}
+
+impl JobIo<'_, '_> {
+    fn step_feed(&mut self) {
+        if let Some(feed) = &mut self.feed {
+            if feed.step() == Fed::Done {
+                // Closes the job's stdin: it sees the end of its input.
+                self.feed = None;
+            }
+        }
+    }
+}
+
+/// What a polled descriptor is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Pipe(usize),
+    Feed,
+    Exit,
+}
+
+/// The descriptors of one poll: up to two pipes, the feed and the exit.
+struct Watch {
+    fds: [libc::pollfd; 4],
+    roles: [Role; 4],
+    len: usize,
+}
+
+impl Default for Watch {
+    fn default() -> Self {
+        let unused = libc::pollfd {
+            fd: -1,
+            events: 0,
+            revents: 0,
+        };
+        Watch {
+            fds: [unused; 4],
+            roles: [Role::Exit; 4],
+            len: 0,
+        }
+    }
+}
+
+impl Watch {
+    fn add(&mut self, fd: i32, events: i16, role: Role) {
+        self.fds[self.len] = libc::pollfd {
+            fd,
+            events,
+            revents: 0,
+        };
+        self.roles[self.len] = role;
+        self.len += 1;
+    }
+
+    /// Polls; per descriptor, Some(true) when ready, Some(false) when hung up with nothing
+    /// to read (no read is needed to see the end), None when not ready. `None` in all when
+    /// interrupted by a signal, to poll again.
+    fn poll(&mut self, wait: Option<Duration>) -> Option<[Option<bool>; 4]> {
+        let timeout = i32::from(timeout_of(wait));
+        // SAFETY: `fds` holds `len` initialised entries for descriptors that stay open for
+        // the duration of the call.
+        let n = unsafe { libc::poll(self.fds.as_mut_ptr(), self.len as libc::nfds_t, timeout) };
+        let mut ready = [None; 4];
+        if n < 0 {
+            if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                return None;
+            }
+            // Let the reads and writes themselves say what is wrong.
+            return Some([Some(true); 4]);
+        }
+        for (k, fd) in self.fds[..self.len].iter().enumerate() {
+            ready[k] = match fd.revents {
+                0 => None,
+                r if r & (libc::POLLIN | libc::POLLOUT) != 0 => Some(true),
+                _ if self.roles[k] == Role::Feed => Some(true),
+                _ => Some(false),
+            };
+        }
+        Some(ready)
     }
 }
 

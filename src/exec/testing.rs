@@ -44,6 +44,7 @@ pub fn job(seq: u64, value: &str) -> Job {
         values: vec![value.as_bytes().to_vec()],
         attempts: 0,
         failed_on: Vec::new(),
+        block: None,
     }
 }
 

@@ -6,21 +6,28 @@
 //! them. So memory does not grow with the number of items of the first source, and the first
 //! job starts before it ends.
 
+pub mod blocks;
 mod combine;
+pub mod parts;
 mod records;
+pub mod separator;
 
 use std::fs::File;
 use std::io::{self, BufReader};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use regex::bytes::Regex;
 
+use blocks::{BlockBytes, BlockJobs, BlockSize, Cutter, DealtJobs, PipeConfig};
 use combine::{Link, Product};
+use parts::{FilePart, PartJobs};
 pub use records::Records;
 
 /// One unit of work: its sequence number (from 1) and its values, flattened over input
-/// sources, `--colsep` columns and `-n` items. `{N}` is `values[N-1]`.
+/// sources, `--colsep` columns and `-n` items. `{N}` is `values[N-1]`. With `--pipe`, its
+/// block of input instead.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Job {
     pub seq: u64,
@@ -30,7 +37,47 @@ pub struct Job {
     /// With `--sshlogin`: the hosts (by index) on which it failed, so that a retry goes
     /// elsewhere if it can.
     pub failed_on: Vec<usize>,
+    /// `--pipe`, `--pipepart`: what the job reads.
+    pub block: Option<Block>,
 }
+
+impl Job {
+    /// A job that reads `block` and has no values.
+    pub fn with_block(seq: u64, block: Block) -> Self {
+        Job {
+            seq,
+            values: Vec::new(),
+            attempts: 0,
+            failed_on: Vec::new(),
+            block: Some(block),
+        }
+    }
+}
+
+/// The input of one `--pipe` job.
+#[derive(Debug, Clone)]
+pub enum Block {
+    /// Bytes cut from a stream: the header, then whole records.
+    Bytes(Arc<BlockBytes>),
+    /// `--pipepart`: part of a file.
+    Part(Arc<FilePart>),
+    /// `--round-robin`: blocks as the reader deals them, until it closes the channel.
+    Dealt(crossbeam_channel::Receiver<Arc<BlockBytes>>),
+}
+
+impl PartialEq for Block {
+    /// The same block: the same bytes, part or channel (not merely equal contents).
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Block::Bytes(a), Block::Bytes(b)) => Arc::ptr_eq(a, b),
+            (Block::Part(a), Block::Part(b)) => Arc::ptr_eq(a, b),
+            (Block::Dealt(a), Block::Dealt(b)) => a.same_channel(b),
+            _ => false,
+        }
+    }
+}
+
+impl Eq for Block {}
 
 /// Where one input source's items come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +98,8 @@ pub struct InputConfig {
     pub link: bool,
     pub colsep: Option<Regex>,
     pub max_args: usize,
+    /// `--pipe`/`--pipepart`: blocks instead of items.
+    pub pipe: Option<PipeConfig>,
 }
 
 type Items = Box<dyn Iterator<Item = io::Result<Vec<u8>>> + Send>;
@@ -58,6 +107,71 @@ type Items = Box<dyn Iterator<Item = io::Result<Vec<u8>>> + Send>;
 /// Opens every source (so an unreadable file fails before any job runs) and returns the
 /// stream of jobs.
 pub fn open(config: &InputConfig) -> Result<JobReader> {
+    match &config.pipe {
+        Some(pipe) => open_blocks(config, pipe),
+        None => open_items(config).map(JobReader::Items),
+    }
+}
+
+/// The jobs of `--pipe` (one per block, or `--round-robin`'s) and `--pipepart`.
+fn open_blocks(config: &InputConfig, pipe: &PipeConfig) -> Result<JobReader> {
+    if let Some(path) = &pipe.part_of {
+        return Ok(JobReader::Parts(PartJobs::open(path, pipe)?));
+    }
+    let source = config.sources.first().context("no input source")?;
+    let (reader, size): (Box<dyn io::Read + Send>, Option<u64>) = match source {
+        SourceSpec::Stdin => (Box::new(io::stdin()), stdin_size()),
+        SourceSpec::File(path) => {
+            let file = File::open(path)
+                .with_context(|| format!("cannot read input file '{}'", path.display()))?;
+            let meta = file.metadata().ok();
+            if meta.as_ref().is_some_and(|m| m.is_dir()) {
+                bail!(
+                    "cannot read input file '{}': it is a directory",
+                    path.display()
+                );
+            }
+            let size = meta.filter(|m| m.is_file()).map(|m| m.len());
+            (Box::new(file), size)
+        }
+        SourceSpec::Inline(_) => bail!("--pipe reads standard input or one -a FILE, not ::: items"),
+    };
+    let block = match pipe.block {
+        BlockSize::Bytes(n) => n,
+        BlockSize::PerSlot(n) => {
+            let Some(size) = size else {
+                bail!(
+                    "--block -{n} needs the input's size: use --pipepart -a FILE, or redirect a file to stdin"
+                );
+            };
+            let parts = n.saturating_mul(pipe.slots as u64).max(1);
+            usize::try_from(size.div_ceil(parts))
+                .unwrap_or(usize::MAX)
+                .max(1)
+        }
+    };
+    let cutter = Cutter::new(reader, block, pipe).context("cannot read input")?;
+    Ok(if pipe.round_robin {
+        JobReader::Dealt(DealtJobs::new(cutter, pipe.slots))
+    } else {
+        JobReader::Blocks(BlockJobs::new(cutter))
+    })
+}
+
+/// The bytes left to read on standard input, when it is a regular file.
+fn stdin_size() -> Option<u64> {
+    use std::os::fd::AsFd;
+    let stdin = io::stdin();
+    let meta = nix::sys::stat::fstat(stdin.as_fd()).ok()?;
+    if meta.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return None;
+    }
+    let at = nix::unistd::lseek(stdin.as_fd(), 0, nix::unistd::Whence::SeekCur).ok()?;
+    Some((meta.st_size - at).max(0) as u64)
+}
+
+/// The jobs of items: sources, product or link, columns and `-n`.
+fn open_items(config: &InputConfig) -> Result<ItemJobs> {
     let mut streams: Vec<Items> = Vec::new();
     for spec in &config.sources {
         streams.push(open_source(spec, config.delimiter)?);
@@ -73,7 +187,7 @@ pub fn open(config: &InputConfig) -> Result<JobReader> {
     } else {
         Box::new(Product::new(first, rest))
     };
-    Ok(JobReader {
+    Ok(ItemJobs {
         records,
         colsep: config.colsep.clone(),
         max_args: config.max_args.max(1),
@@ -107,7 +221,46 @@ fn open_source(spec: &SourceSpec, delimiter: u8) -> Result<Items> {
 }
 
 /// The stream of jobs, in input order, numbered from 1. After a read error it ends.
-pub struct JobReader {
+pub enum JobReader {
+    Items(ItemJobs),
+    Blocks(BlockJobs),
+    Dealt(DealtJobs),
+    Parts(PartJobs),
+}
+
+impl JobReader {
+    /// Notes for the user that reading gathered since the last call (said once each).
+    pub fn take_notes(&mut self) -> Vec<String> {
+        match self {
+            JobReader::Blocks(jobs) => jobs.take_notes(),
+            JobReader::Dealt(jobs) => jobs.take_notes(),
+            JobReader::Parts(jobs) => jobs.take_notes(),
+            JobReader::Items(_) => Vec::new(),
+        }
+    }
+
+    /// Whether the jobs read blocks that are all in memory as they wait (`--pipe`): then
+    /// only a few may wait.
+    pub fn holds_blocks(&self) -> bool {
+        matches!(self, JobReader::Blocks(_))
+    }
+}
+
+impl Iterator for JobReader {
+    type Item = io::Result<Job>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            JobReader::Items(jobs) => jobs.next(),
+            JobReader::Blocks(jobs) => jobs.next(),
+            JobReader::Dealt(jobs) => jobs.next(),
+            JobReader::Parts(jobs) => jobs.next(),
+        }
+    }
+}
+
+/// Items shaped into jobs.
+pub struct ItemJobs {
     records: Box<dyn Iterator<Item = io::Result<Vec<Vec<u8>>>> + Send>,
     colsep: Option<Regex>,
     max_args: usize,
@@ -115,7 +268,7 @@ pub struct JobReader {
     failed: bool,
 }
 
-impl JobReader {
+impl ItemJobs {
     fn split_columns(&self, record: Vec<Vec<u8>>, values: &mut Vec<Vec<u8>>) {
         match &self.colsep {
             None => values.extend(record),
@@ -128,7 +281,7 @@ impl JobReader {
     }
 }
 
-impl Iterator for JobReader {
+impl Iterator for ItemJobs {
     type Item = io::Result<Job>;
 
     fn next(&mut self) -> Option<Self::Item> {
@@ -156,6 +309,7 @@ impl Iterator for JobReader {
             values,
             attempts: 0,
             failed_on: Vec::new(),
+            block: None,
         }))
     }
 }
@@ -188,6 +342,7 @@ mod tests {
             link: false,
             colsep: None,
             max_args: 1,
+            pipe: None,
         }
     }
 

@@ -1,0 +1,258 @@
+//! The `--pipe` family of flags, validated into a [`PipeConfig`]: block size, record
+//! separators, `-N`, `-L`, `--header`, `--round-robin`, `--pipepart`, `--cat`, `--fifo`.
+
+use anyhow::{Result, bail};
+use regex::bytes::Regex;
+
+use crate::cli::{Cli, PoolKind};
+use crate::input::SourceSpec;
+use crate::input::blocks::{BlockSize, Delivery, HeaderSpec, PipeConfig};
+use crate::input::separator::Separator;
+
+/// The default `--block`.
+pub const DEFAULT_BLOCK: usize = 1 << 20;
+
+/// `--pipe` and its companions; `None` without `--pipe`, `--pipepart`, `--cat`, `--fifo`
+/// or `--round-robin` (each of which implies blocks), when none of the block flags may be
+/// given either.
+pub fn pipe_config(cli: &Cli, slots: usize, sources: &[SourceSpec]) -> Result<Option<PipeConfig>> {
+    let on = cli.pipe || cli.pipepart || cli.cat || cli.fifo || cli.round_robin;
+    if !on {
+        refuse_block_flags(cli)?;
+        return Ok(None);
+    }
+    check_combinations(cli)?;
+    let part_of = if cli.pipepart {
+        match sources {
+            [SourceSpec::File(path)] => Some(path.clone()),
+            _ => bail!("--pipepart needs exactly one input file, given with -a FILE"),
+        }
+    } else {
+        if sources.len() > 1 || sources.iter().any(|s| matches!(s, SourceSpec::Inline(_))) {
+            bail!("--pipe reads standard input or one -a FILE, not ::: items or several sources");
+        }
+        None
+    };
+    let block = match &cli.block {
+        None => BlockSize::Bytes(DEFAULT_BLOCK),
+        Some(text) => parse_block(text)?,
+    };
+    let records_per_job = match cli.max_records {
+        Some(0) => bail!("-N must be at least 1 with --pipe"),
+        n => n,
+    };
+    let delivery = match (cli.cat, cli.fifo) {
+        (true, _) => Delivery::TempFile,
+        (_, true) => Delivery::Fifo,
+        _ => Delivery::Stdin,
+    };
+    Ok(Some(PipeConfig {
+        part_of,
+        block,
+        separator: separator(cli)?,
+        remove_separators: cli.rrs,
+        records_per_job,
+        header: cli.header.as_deref().map(parse_header).transpose()?,
+        round_robin: cli.round_robin,
+        slots,
+        delivery,
+    }))
+}
+
+/// The block flags mean nothing without blocks.
+fn refuse_block_flags(cli: &Cli) -> Result<()> {
+    let given = [
+        ("--block", cli.block.is_some()),
+        ("--recend", cli.recend.is_some()),
+        ("--recstart", cli.recstart.is_some()),
+        ("--regexp", cli.regexp),
+        ("--rrs", cli.rrs),
+        ("-N", cli.max_records.is_some()),
+        ("-L", cli.max_lines.is_some()),
+        ("--header", cli.header.is_some()),
+    ];
+    if let Some((flag, _)) = given.iter().find(|(_, on)| *on) {
+        bail!("{flag} works only with --pipe or --pipepart (for now)");
+    }
+    Ok(())
+}
+
+/// Combinations that cannot work, refused up front.
+fn check_combinations(cli: &Cli) -> Result<()> {
+    let refuse = |what: &str| -> Result<()> { bail!("{what}") };
+    if cli.pool == PoolKind::Process {
+        refuse("--pipe does not work with --pool process: a worker reads items, not blocks")?;
+    }
+    if !cli.sshlogin.is_empty() || !cli.sshlogin_file.is_empty() {
+        refuse("--pipe does not work with -S/--sshlogin yet: blocks go to local jobs only")?;
+    }
+    if cli.round_robin && (cli.cat || cli.fifo) {
+        refuse("--round-robin feeds running jobs on stdin; it does not work with --cat or --fifo")?;
+    }
+    if cli.round_robin && cli.pipepart {
+        refuse("--round-robin works with --pipe, not --pipepart")?;
+    }
+    if cli.round_robin && cli.retries.is_some_and(|n| n > 0) {
+        refuse("--retries does not work with --round-robin: the blocks a job was fed are gone")?;
+    }
+    if cli.pipepart {
+        for (flag, on) in [
+            ("-N", cli.max_records.is_some()),
+            ("-L", cli.max_lines.is_some()),
+            ("--rrs", cli.rrs),
+        ] {
+            if on {
+                bail!("{flag} needs every record read in order: use --pipe, not --pipepart");
+            }
+        }
+    }
+    if cli.max_lines.is_some() && (cli.recend.is_some() || cli.recstart.is_some()) {
+        refuse("-L makes N lines one record; it cannot be combined with --recend or --recstart")?;
+    }
+    Ok(())
+}
+
+/// The record separator: `-L`, or `--recend` and `--recstart` (as regexes with `--regexp`).
+fn separator(cli: &Cli) -> Result<Separator> {
+    if let Some(n) = cli.max_lines {
+        if n == 0 {
+            bail!("-L must be at least 1");
+        }
+        return Ok(Separator::lines_per_record(n));
+    }
+    // GNU parallel's defaults: a newline ends records, unless only --recstart is given.
+    let end = match (&cli.recend, &cli.recstart) {
+        (Some(end), _) => end.clone(),
+        (None, Some(_)) => String::new(),
+        (None, None) => "\\n".to_string(),
+    };
+    let start = cli.recstart.clone().unwrap_or_default();
+    if cli.regexp {
+        Separator::regex(&end, &start)
+            .map_err(|e| anyhow::anyhow!("--recend/--recstart is not a valid regex: {e}"))
+    } else {
+        Ok(Separator::literal(unescape(&end)?, unescape(&start)?))
+    }
+}
+
+/// `\n`, `\t`, `\r`, `\0`, `\\` and `\xHH` in a separator; any other backslash stays.
+pub fn unescape(text: &str) -> Result<Vec<u8>> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'\\' || i + 1 == bytes.len() {
+            out.push(bytes[i]);
+            i += 1;
+            continue;
+        }
+        let (byte, used) = match bytes[i + 1] {
+            b'n' => (b'\n', 2),
+            b't' => (b'\t', 2),
+            b'r' => (b'\r', 2),
+            b'0' => (0, 2),
+            b'\\' => (b'\\', 2),
+            b'x' => {
+                let hex = text.get(i + 2..i + 4).unwrap_or("");
+                match u8::from_str_radix(hex, 16) {
+                    Ok(b) if hex.len() == 2 => (b, 4),
+                    _ => bail!("'{text}': \\x needs two hex digits"),
+                }
+            }
+            other => {
+                out.push(b'\\');
+                (other, 2)
+            }
+        };
+        out.push(byte);
+        i += used;
+    }
+    Ok(out)
+}
+
+/// `--block SIZE`: a number with an optional unit, K M G T P (powers of 1024) or k m g t p
+/// (powers of 1000); `-N` for N blocks per slot.
+pub fn parse_block(text: &str) -> Result<BlockSize> {
+    let bad =
+        || anyhow::anyhow!("--block '{text}': expected a size such as 1M, 500k or 65536, or -N");
+    if let Some(n) = text.strip_prefix('-') {
+        return match n.parse::<u64>() {
+            Ok(n) if n > 0 => Ok(BlockSize::PerSlot(n)),
+            _ => Err(bad()),
+        };
+    }
+    let (number, unit) = match text.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&text[..i], Some(c)),
+        _ => (text, None),
+    };
+    let factor: f64 = match unit {
+        None => 1.0,
+        Some(c) => {
+            let power = match c.to_ascii_lowercase() {
+                'k' => 1,
+                'm' => 2,
+                'g' => 3,
+                't' => 4,
+                'p' => 5,
+                _ => return Err(bad()),
+            };
+            let base: f64 = if c.is_ascii_uppercase() {
+                1024.0
+            } else {
+                1000.0
+            };
+            base.powi(power)
+        }
+    };
+    let value: f64 = number.parse().map_err(|_| bad())?;
+    let bytes = value * factor;
+    if !bytes.is_finite() || bytes < 1.0 {
+        bail!("--block '{text}': the block must be at least 1 byte");
+    }
+    if bytes > (isize::MAX as f64) / 4.0 {
+        bail!("--block '{text}' is too big");
+    }
+    Ok(BlockSize::Bytes(bytes as usize))
+}
+
+/// `--header`: a number of lines, `:` for one, or a regex matched at the input's start.
+fn parse_header(text: &str) -> Result<HeaderSpec> {
+    if text == ":" {
+        return Ok(HeaderSpec::Lines(1));
+    }
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        return match text.parse() {
+            Ok(n) => Ok(HeaderSpec::Lines(n)),
+            Err(_) => bail!("--header '{text}': too many lines"),
+        };
+    }
+    match Regex::new(&format!("\\A(?:{text})")) {
+        Ok(re) => Ok(HeaderSpec::Regex(re)),
+        Err(e) => bail!("--header '{text}' is neither a number of lines nor a valid regex: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn block_sizes_take_binary_and_decimal_units() {
+        assert_eq!(parse_block("1M").unwrap(), BlockSize::Bytes(1 << 20));
+        assert_eq!(parse_block("10k").unwrap(), BlockSize::Bytes(10_000));
+        assert_eq!(parse_block("1.5K").unwrap(), BlockSize::Bytes(1536));
+        assert_eq!(parse_block("65536").unwrap(), BlockSize::Bytes(65536));
+        assert_eq!(parse_block("-2").unwrap(), BlockSize::PerSlot(2));
+        for bad in ["0", "abc", "1X", "-0", "", "0.1"] {
+            assert!(parse_block(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn separators_understand_escapes() {
+        assert_eq!(unescape("\\0").unwrap(), b"\0");
+        assert_eq!(unescape("a\\nb\\x41\\\\").unwrap(), b"a\nbA\\");
+        assert_eq!(unescape("\\q").unwrap(), b"\\q");
+        assert!(unescape("\\x4").is_err());
+    }
+}

@@ -5,7 +5,9 @@
     measure.py rss  --stdin FILE --stdout SINK --stderr FILE -- ARGV...
 
 SINK is `null` (/dev/null), `wc-c` or `wc-l` (ARGV's stdout is piped into `wc`, and the
-count is reported), or a file path.
+count is reported), `sum` (ARGV prints numbers, one per line, such as the counts of many
+`wc -l` jobs; its stdout is piped into awk, and their sum is reported, with a note if a
+line was not a number), or a file path.
 
 `time` prints one line, tab-separated:
     wall  self_cpu  tree_cpu  count
@@ -16,7 +18,7 @@ count is reported), or a file path.
             process is a zombie, i.e. after it has exited and before it is reaped
             (waitid(WEXITED | WNOWAIT)), so nothing it did is missed; no polling;
   tree_cpu  user+sys seconds of ARGV and every descendant it reaped (getrusage children);
-  count     what `wc` printed, or `-`.
+  count     what `wc` printed (or the sum, for `sum`), or `-`.
 
 `rss` runs ARGV under `/usr/bin/time -f %M` and prints, tab-separated:
     wall  peak_kb  rss10_kb  rss50_kb  rss90_kb  samples  count
@@ -53,17 +55,26 @@ def parse_args(argv):
     return opts, cmd
 
 
+# The `sum` sink: adds up lines that are each one unsigned integer; any other line is
+# counted and reported after the sum (e.g. "9990000+1 non-numeric lines"), so the count no
+# longer matches the expected one.
+SUM_AWK = ('$0 ~ /^[ \t]*[0-9]+[ \t]*$/ { s += $1; next } { bad++ } '
+           'END { if (bad) printf "%.0f+%d non-numeric lines\\n", s, bad; '
+           'else printf "%.0f\\n", s }')
+
+
 class Sink:
-    """Where ARGV's stdout goes: /dev/null, a file, or a pipe into wc."""
+    """Where ARGV's stdout goes: /dev/null, a file, or a pipe into wc or awk."""
 
     def __init__(self, spec):
         self.wc = None
         self.spec = spec
         if spec == "null":
             self.fd = os.open(os.devnull, os.O_WRONLY)
-        elif spec in ("wc-c", "wc-l"):
+        elif spec in ("wc-c", "wc-l", "sum"):
             r, w = os.pipe()
-            self.wc = subprocess.Popen(["wc", "-" + spec[-1]], stdin=r, stdout=subprocess.PIPE)
+            argv = ["awk", SUM_AWK] if spec == "sum" else ["wc", "-" + spec[-1]]
+            self.wc = subprocess.Popen(argv, stdin=r, stdout=subprocess.PIPE)
             os.close(r)
             self.fd = w
         else:

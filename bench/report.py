@@ -14,7 +14,8 @@ from collections import OrderedDict
 
 med = statistics.median
 MIB = 1024  # KiB per MiB
-UNIT = {"spawn": "jobs", "output": "bytes", "lines": "lines", "pool": "items"}
+UNIT = {"spawn": "jobs", "output": "bytes", "lines": "lines", "pool": "items", "pipe": "bytes"}
+BASES = ("floor", "cat", "cat | wc -l")  # the detail tables' per-round ratios are to these
 
 
 class Runs:
@@ -93,7 +94,8 @@ def detail(wl, contenders, loads):
     time_runs = {k: v for k, v in contenders.items() if v.mode == "time"}
     rss_runs = {k: v for k, v in contenders.items() if v.mode == "rss"}
     if time_runs:
-        base = time_runs.get("floor") or time_runs.get("cat")
+        bname = next((b for b in BASES if b in time_runs), None)
+        base = time_runs.get(bname)
         print(f"{'contender':<24} {'N':>9} {'rounds':>6} {'median':>9} {'min':>9} {'max':>9} "
               f"{'N/s':>13} {'self CPU':>9} {'tree CPU':>9}")
         for name, r in time_runs.items():
@@ -105,6 +107,9 @@ def detail(wl, contenders, loads):
               "user+sys of the contender's own")
         print("process (threads included, children excluded); tree CPU = it and all its "
               "children; medians.")
+        if wl == "pipe":
+            print("  throughput (N / median wall time): " + ", ".join(
+                f"{name} {mbps(r.n, med(r.wall))}" for name, r in time_runs.items()))
         if wl == "spawn":
             print("  own CPU per job (self CPU / N): " + ", ".join(
                 f"{name} {us(med(r.col(1)) / r.n)}" for name, r in time_runs.items()))
@@ -113,7 +118,6 @@ def detail(wl, contenders, loads):
                 if r is base:
                     continue
                 per_round = [a / b for a, b in zip(r.wall, base.wall)]
-                bname = "floor" if base is time_runs.get("floor") else "cat"
                 print(f"  {name} / {bname}, round by round: median {med(per_round):.2f}x, "
                       f"range {min(per_round):.2f}x-{max(per_round):.2f}x")
     for name, r in rss_runs.items():
@@ -152,7 +156,11 @@ def yes(ok):
     return "yes" if ok else "**no**"
 
 
-def summary(runs, loads):
+def mbps(n, seconds):
+    return f"{n / seconds / 1e6:,.0f} MB/s"
+
+
+def summary(runs, loads, info):
     rows = []  # (workload, contender, median, ratio, target, met)
     invalid = False
 
@@ -264,6 +272,38 @@ def summary(runs, loads):
                 rows.append(("pool", f"--pool process{name} time ÷ Pool.map time", f"{q:.2f}×",
                              f"{q:.2f}", "≤ 2.0×", checked(r, checked(mp, yes(q <= 2.0)))))
 
+    pi = runs.get("pipe", {})
+    if pi:
+        times = {k: v for k, v in pi.items() if v.mode == "time"}
+        cat = times.get("cat | wc -l")
+        for name, r in times.items():
+            m = med(r.wall)
+            ratio = "1.00" if r is cat else (f"{m / med(cat.wall):.2f}× cat | wc -l" if cat
+                                             else "—")
+            rows.append(("pipe", name, f"{secs(m)} ({mbps(r.n, m)})", ratio, "—",
+                         checked(r, "")))
+        for a, b, target in (("pmap --pipe", "GNU parallel --pipe", 0.5),
+                             ("pmap --pipe", "cat | wc -l", 1.2),
+                             ("pmap --pipepart", "GNU parallel --pipepart", 0.5)):
+            ra, rb = times.get(a), times.get(b)
+            if ra and rb:
+                q = med(ra.wall) / med(rb.wall)
+                rows.append(("pipe", f"{a} time ÷ {b} time", f"{q:.2f}×", f"{q:.2f}",
+                             f"≤ {target}×", checked(ra, checked(rb, yes(q <= target)))))
+            elif ra:
+                rows.append(("pipe", f"{a} time ÷ {b} time", "—", f"n/a (no {b})",
+                             f"≤ {target}×", "—"))
+        jobs = int(info.get("jobs", 2))
+        block = int(info.get("pipe_block", 10 * 1024 * 1024))  # bytes
+        bound = (jobs + 2) * block // 1024 + 16 * MIB  # KiB
+        for name, r in pi.items():
+            if r.mode == "rss":
+                peak = max(r.col(1, int))
+                rows.append(("pipe", f"{name}: peak RSS", mib(peak), "—",
+                             f"≤ {mib(bound)} ((j+2)×block + 16 MiB, j={jobs}, "
+                             f"block {block // (1024 * 1024)} MiB)",
+                             checked(r, yes(peak <= bound))))
+
     me = runs.get("memory", {})
     for name, r in me.items():
         peak = max(r.col(1, int))
@@ -283,8 +323,8 @@ def summary(runs, loads):
 
     print("| workload | contender | median | ratio | target | met? |")
     print("|---|---|---|---|---|---|")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
+    for row in rows:  # a | inside a cell ("cat | wc -l") is escaped, not a column break
+        print("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
     return invalid
 
 
@@ -296,7 +336,7 @@ def main():
         sys.exit("usage: bench/report.py [--summary] RESULTS.tsv")
     runs, info, notes, loads = load(args[0])
     if only_summary:
-        sys.exit(1 if summary(runs, loads) else 0)
+        sys.exit(1 if summary(runs, loads, info) else 0)
     print("==== results")
     for key in ("pmap", "pmap_version", "pmap_source", "machine", "priority", "reps", "jobs", "python"):
         if key in info:
@@ -309,7 +349,7 @@ def main():
         detail(wl, contenders, loads)
     print("==== summary (medians over the rounds; ratios are of medians)")
     print()
-    invalid = summary(runs, loads)
+    invalid = summary(runs, loads, info)
     if notes:
         print()
         for wl, text in notes:

@@ -76,6 +76,8 @@ pub struct JobResult {
     pub attempts: u32,
     /// Bytes of output received (stdout and stderr).
     pub received: u64,
+    /// `--pipe`: the bytes of input its block held (0 for a job of items).
+    pub input_bytes: u64,
     /// It ran past `--timeout` and was ended.
     pub timed_out: bool,
     /// pmap ended it while stopping (`--halt now`, a signal, stdout closed downstream); it

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 
 use crate::collect::joblog::{self, JobLog};
+use crate::collect::progress::ProgressUnit;
 use crate::config::{Config, ControlConfig, Pool, Resume, path_candidates};
 use crate::input::{self, JobReader};
 use crate::remote::{RemoteConfig, hosts};
@@ -38,6 +39,9 @@ pub fn prepare(mut config: Config) -> Result<Setup> {
     }
     find_programs(&mut config)?;
     let jobs = input::open(&config.input)?;
+    if let ProgressUnit::Bytes { total } = &mut config.output.progress_unit {
+        *total = jobs.input_size();
+    }
     let joblog = if config.dry_run {
         None
     } else {

@@ -198,3 +198,32 @@ fn help_has_examples_and_short_help_is_short() {
     assert!(!short.contains("EXAMPLES:"));
     assert!(short.lines().count() < long.lines().count());
 }
+
+#[test]
+fn pipe_bar_counts_bytes_of_a_known_total_from_the_first_frame() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("input");
+    // 1,000 lines of 10 bytes: 10,000 bytes, which indicatif shows as 9.77 KiB.
+    let text: String = (0..1000).map(|i| format!("{i:09}\n")).collect();
+    std::fs::write(&file, text).unwrap();
+    let command = format!(
+        "{} --pipepart -a {} --block 1000 --bar -j2 'sleep 0.2; cat >/dev/null'; echo PMAP-EXIT $?; sleep 60",
+        pmap_bin().display(),
+        file.display()
+    );
+    let Some(tmux) = Tmux::start(&command) else {
+        return;
+    };
+    // While the blocks run (10 blocks, 2 at a time, 0.2 s each), the total is already known.
+    let running = tmux.wait_for("/9.77 KiB", false);
+    assert!(
+        !running.contains("PMAP-EXIT"),
+        "the run ended first:\n{running}"
+    );
+    let screen = tmux.wait_for("PMAP-EXIT", false);
+    assert!(
+        screen.contains("9.77 KiB/9.77 KiB"),
+        "no finished bar; screen:\n{screen}"
+    );
+    assert!(screen.contains("PMAP-EXIT 0"), "screen:\n{screen}");
+}

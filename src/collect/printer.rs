@@ -74,7 +74,9 @@ impl<'a> Printer<'a> {
             error: false,
             closed: false,
             spill_reported: false,
-            progress: config.progress.and_then(Progress::new),
+            progress: config
+                .progress
+                .and_then(|kind| Progress::new(kind, config.progress_unit)),
             joblog,
         }
     }
@@ -116,7 +118,7 @@ impl<'a> Printer<'a> {
             self.tally.failed += 1;
         }
         if let Some(progress) = &mut self.progress {
-            progress.job_done(result.succeeded());
+            progress.job_done(result.succeeded(), result.input_bytes);
         }
         if !self.config.keep_order {
             self.complete(result);

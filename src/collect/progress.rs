@@ -13,16 +13,28 @@ pub enum ProgressKind {
     Eta,
 }
 
+/// What progress counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProgressUnit {
+    Jobs,
+    /// `--pipe`: bytes of input whose blocks are done, of `total` when the input's size is
+    /// known at the start.
+    Bytes {
+        total: Option<u64>,
+    },
+}
+
 /// A visible progress display.
 pub struct Progress {
     bar: ProgressBar,
     kind: ProgressKind,
+    unit: ProgressUnit,
     failed: u64,
 }
 
 impl Progress {
     /// A progress display on stderr, or `None` when stderr is not a terminal.
-    pub fn new(kind: ProgressKind) -> Option<Self> {
+    pub fn new(kind: ProgressKind, unit: ProgressUnit) -> Option<Self> {
         if !std::io::stderr().is_terminal() {
             return None;
         }
@@ -30,39 +42,70 @@ impl Progress {
         let progress = Progress {
             bar,
             kind,
+            unit,
             failed: 0,
         };
-        progress.restyle(false);
+        match unit {
+            ProgressUnit::Bytes { total: Some(total) } => {
+                progress.bar.set_length(total);
+                progress.restyle(true);
+            }
+            _ => progress.restyle(false),
+        }
         Some(progress)
     }
 
     fn restyle(&self, total_known: bool) {
-        let template = match (self.kind, total_known) {
-            (ProgressKind::Bar, false) => "{spinner} {pos} done{msg} [{elapsed_precise}] {per_sec}",
-            (ProgressKind::Bar, true) => {
-                "[{elapsed_precise}] {wide_bar} {pos}/{len}{msg} {per_sec} ETA {eta}"
+        let template = match (self.kind, total_known, self.unit) {
+            (ProgressKind::Bar, false, ProgressUnit::Bytes { .. }) => {
+                "{spinner} {bytes} done{msg} [{elapsed_precise}] {binary_bytes_per_sec}"
             }
-            (ProgressKind::Eta, false) => "ETA unknown until the input ends ({pos} done{msg})",
-            (ProgressKind::Eta, true) => "ETA {eta} ({pos}/{len} done{msg})",
+            (ProgressKind::Bar, true, ProgressUnit::Bytes { .. }) => {
+                "[{elapsed_precise}] {wide_bar} {bytes}/{total_bytes}{msg} {binary_bytes_per_sec} ETA {eta}"
+            }
+            (ProgressKind::Eta, false, ProgressUnit::Bytes { .. }) => {
+                "ETA unknown until the input ends ({bytes} done{msg})"
+            }
+            (ProgressKind::Eta, true, ProgressUnit::Bytes { .. }) => {
+                "ETA {eta} ({bytes}/{total_bytes} done{msg})"
+            }
+            (kind, known, ProgressUnit::Jobs) => Self::job_template(kind, known),
         };
         if let Ok(style) = ProgressStyle::with_template(template) {
             self.bar.set_style(style.progress_chars("=> "));
         }
     }
 
-    /// The input has ended: now the total is known.
-    pub fn set_total(&self, total: u64) {
-        self.bar.set_length(total);
-        self.restyle(true);
+    fn job_template(kind: ProgressKind, total_known: bool) -> &'static str {
+        match (kind, total_known) {
+            (ProgressKind::Bar, false) => "{spinner} {pos} done{msg} [{elapsed_precise}] {per_sec}",
+            (ProgressKind::Bar, true) => {
+                "[{elapsed_precise}] {wide_bar} {pos}/{len}{msg} {per_sec} ETA {eta}"
+            }
+            (ProgressKind::Eta, false) => "ETA unknown until the input ends ({pos} done{msg})",
+            (ProgressKind::Eta, true) => "ETA {eta} ({pos}/{len} done{msg})",
+        }
     }
 
-    /// A job finished.
-    pub fn job_done(&mut self, succeeded: bool) {
+    /// The input has ended after `total` jobs: now the total is known (of bytes, it was
+    /// known from the start or is the count reached).
+    pub fn set_total(&self, total: u64) {
+        if self.unit == ProgressUnit::Jobs {
+            self.bar.set_length(total);
+            self.restyle(true);
+        }
+    }
+
+    /// A job finished; with `--pipe`, its block held `bytes` of input.
+    pub fn job_done(&mut self, succeeded: bool, bytes: u64) {
         if !succeeded {
             self.failed += 1;
             self.bar.set_message(format!(", {} failed", self.failed));
         }
-        self.bar.inc(1);
+        match self.unit {
+            ProgressUnit::Jobs => self.bar.inc(1),
+            ProgressUnit::Bytes { .. } => self.bar.inc(bytes),
+        }
     }
 
     /// Runs `f` (which writes to the terminal) with the bar cleared, then redraws it.

@@ -18,7 +18,7 @@ use std::time::Duration;
 use anyhow::{Result, bail};
 
 use crate::cli::{Cli, ColorWhen, PoolKind};
-use crate::collect::progress::ProgressKind;
+use crate::collect::progress::{ProgressKind, ProgressUnit};
 use crate::halt::Halt;
 use crate::input::{InputConfig, SourceSpec};
 use crate::remote::{RemoteConfig, hosts};
@@ -124,6 +124,9 @@ pub struct OutputConfig {
     pub memory_limit: usize,
     /// `--bar` / `--eta`.
     pub progress: Option<ProgressKind>,
+    /// What the progress display counts: jobs, or with `--pipe` bytes of input (whose total
+    /// [`crate::setup`] fills in when the input's size is known).
+    pub progress_unit: ProgressUnit,
     /// `-v`: print each command on stderr as it starts.
     pub verbose: bool,
     /// Colour tags on stdout / on stderr and pmap's notices.
@@ -273,6 +276,11 @@ fn output_config(cli: &Cli, retries: u32) -> Result<OutputConfig> {
         results: cli.results.clone(),
         memory_limit: DEFAULT_MEMORY_LIMIT,
         progress,
+        progress_unit: if (cli.pipe || cli.pipepart || cli.cat || cli.fifo) && !cli.round_robin {
+            ProgressUnit::Bytes { total: None }
+        } else {
+            ProgressUnit::Jobs
+        },
         verbose: cli.verbose,
         color_stdout: use_color(cli.color, io::stdout().is_terminal()),
         color_stderr: use_color(cli.color, io::stderr().is_terminal()),

@@ -155,6 +155,7 @@ pub fn attempt_in_process(
         finish_attempt(sink, error, job.seq, slot, command_line, status, timing);
     result.timed_out = timed_out;
     result.host = place.host.cloned();
+    result.input_bytes = job.block.as_ref().map_or(0, crate::input::Block::len);
     Ok((result, results))
 }
 
@@ -176,6 +177,7 @@ fn block_not_delivered(job: &Job, place: &Place<'_>, e: &io::Error) -> Attempt {
         runtime: Duration::ZERO,
         attempts: 1,
         received: 0,
+        input_bytes: 0,
         timed_out: false,
         interrupted: false,
         error: None,

@@ -197,6 +197,7 @@ pub fn finish_attempt(
         runtime,
         attempts: 1,
         received,
+        input_bytes: 0,
         timed_out: false,
         interrupted: false,
         error: error.or(sink_error),

@@ -35,6 +35,7 @@ impl Executor for Flaky {
             runtime: Duration::ZERO,
             attempts: 1,
             received: 0,
+            input_bytes: 0,
             timed_out: false,
             interrupted: false,
             error: None,

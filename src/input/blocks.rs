@@ -129,6 +129,8 @@ pub struct Cutter {
     notes: Vec<String>,
     noted_long: bool,
     noted_none: bool,
+    /// The bytes the input holds, when known at the start.
+    input_size: Option<u64>,
     /// Buffers of blocks done with, to be filled again, and where they are sent.
     spare: crossbeam_channel::Receiver<Vec<u8>>,
     home: crossbeam_channel::Sender<Vec<u8>>,
@@ -140,6 +142,7 @@ impl Cutter {
         mut reader: Box<dyn Read + Send>,
         size: usize,
         config: &PipeConfig,
+        input_size: Option<u64>,
     ) -> io::Result<Self> {
         let mut buf = Vec::new();
         let header = match &config.header {
@@ -149,6 +152,7 @@ impl Cutter {
         // Every block in memory (-j running, one waiting, one being filled) can come back.
         let (home, spare) = crossbeam_channel::bounded(config.slots + 2);
         Ok(Cutter {
+            input_size,
             spare,
             home,
             reader,
@@ -412,6 +416,11 @@ impl BlockJobs {
     pub fn take_notes(&mut self) -> Vec<String> {
         self.cutter.take_notes()
     }
+
+    /// The bytes the input holds, when known at the start.
+    pub fn input_size(&self) -> Option<u64> {
+        self.cutter.input_size
+    }
 }
 
 impl Iterator for BlockJobs {
@@ -503,7 +512,7 @@ mod tests {
     }
 
     fn blocks(input: &'static [u8], size: usize, config: &PipeConfig) -> Vec<String> {
-        let mut cutter = Cutter::new(Box::new(input), size, config).unwrap();
+        let mut cutter = Cutter::new(Box::new(input), size, config, None).unwrap();
         let mut out = Vec::new();
         while let Some(block) = cutter.next_block().unwrap() {
             out.push(String::from_utf8(block).unwrap());
@@ -526,7 +535,7 @@ mod tests {
     #[test]
     fn a_long_record_grows_its_block_and_says_so() {
         let c = config(newline());
-        let mut cutter = Cutter::new(Box::new(&b"a\nlonglong\nb\n"[..]), 4, &c).unwrap();
+        let mut cutter = Cutter::new(Box::new(&b"a\nlonglong\nb\n"[..]), 4, &c, None).unwrap();
         assert_eq!(cutter.next_block().unwrap().unwrap(), b"a\n");
         assert_eq!(cutter.next_block().unwrap().unwrap(), b"longlong\n");
         assert_eq!(cutter.take_notes().len(), 1);

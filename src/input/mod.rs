@@ -65,6 +65,17 @@ pub enum Block {
     Dealt(crossbeam_channel::Receiver<Arc<BlockBytes>>),
 }
 
+impl Block {
+    /// The bytes of input it holds (none known for `--round-robin`'s).
+    pub fn len(&self) -> u64 {
+        match self {
+            Block::Bytes(bytes) => bytes.len() as u64,
+            Block::Part(part) => part.header.len() as u64 + part.len,
+            Block::Dealt(_) => 0,
+        }
+    }
+}
+
 impl PartialEq for Block {
     /// The same block: the same bytes, part or channel (not merely equal contents).
     fn eq(&self, other: &Self) -> bool {
@@ -150,7 +161,7 @@ fn open_blocks(config: &InputConfig, pipe: &PipeConfig) -> Result<JobReader> {
                 .max(1)
         }
     };
-    let cutter = Cutter::new(reader, block, pipe).context("cannot read input")?;
+    let cutter = Cutter::new(reader, block, pipe, size).context("cannot read input")?;
     Ok(if pipe.round_robin {
         JobReader::Dealt(DealtJobs::new(cutter, pipe.slots))
     } else {
@@ -236,6 +247,16 @@ impl JobReader {
             JobReader::Dealt(jobs) => jobs.take_notes(),
             JobReader::Parts(jobs) => jobs.take_notes(),
             JobReader::Items(_) => Vec::new(),
+        }
+    }
+
+    /// `--pipe`, `--pipepart`: the bytes of input to cut into blocks, when known at the start
+    /// (a file; not a pipe, nor `--round-robin`, whose jobs do not end block by block).
+    pub fn input_size(&self) -> Option<u64> {
+        match self {
+            JobReader::Blocks(jobs) => jobs.input_size(),
+            JobReader::Parts(jobs) => Some(jobs.input_size()),
+            JobReader::Items(_) | JobReader::Dealt(_) => None,
         }
     }
 

@@ -156,6 +156,11 @@ impl PartJobs {
 }
 
 impl PartJobs {
+    /// The bytes of the file, header included.
+    pub fn input_size(&self) -> u64 {
+        self.size
+    }
+
     /// The note gathered since the last call, if any.
     pub fn take_notes(&mut self) -> Vec<String> {
         self.note.take().into_iter().collect()

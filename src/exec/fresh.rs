@@ -155,7 +155,7 @@ pub fn attempt_in_process(
         finish_attempt(sink, error, job.seq, slot, command_line, status, timing);
     result.timed_out = timed_out;
     result.host = place.host.cloned();
-    result.input_bytes = job.block.as_ref().map_or(0, crate::input::Block::len);
+    result.input_bytes = job.block.as_ref().map_or(0, crate::input::Block::input_bytes);
     Ok((result, results))
 }
 

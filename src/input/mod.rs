@@ -67,7 +67,7 @@ pub enum Block {
 
 impl Block {
     /// The bytes of input it holds (none known for `--round-robin`'s).
-    pub fn len(&self) -> u64 {
+    pub fn input_bytes(&self) -> u64 {
         match self {
             Block::Bytes(bytes) => bytes.len() as u64,
             Block::Part(part) => part.header.len() as u64 + part.len,

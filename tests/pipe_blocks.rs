@@ -503,6 +503,7 @@ const USAGE_ERRORS: &[(&str, &[&str], &str)] = &[
     ("--pipe --block abc", &["cat"], "--block"),
     ("--pipe --block -2", &["cat"], "--block"), // stdin is a pipe: its size is unknown
     ("--pipe --round-robin --cat", &["cat"], ""),
+    ("--pipe --cat -S 1/a,1/b", &["cat"], "-S"),
     ("--pipe --pool process", &["cat"], "--pool"),
     ("-N 2", &["echo", ":::", "a"], "-N"),
     ("-L 2", &["echo", ":::", "a"], "-L"),

@@ -687,3 +687,82 @@ fn more_slots_than_sessions_per_connection_all_run() {
     got.sort();
     assert_eq!(got, (1..=12).collect::<Vec<u32>>());
 }
+
+/// Runs pmap against `sshd` with `args` and `stdin`, with its own TMPDIR.
+fn run_remote_with(sshd: &Sshd, args: &[&str], stdin: &[u8]) -> Out {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run_cmd(
+        pmap()
+            .env("TMPDIR", tmp.path())
+            .env_remove("PMAP_SSH")
+            .arg("--ssh-command")
+            .arg(sshd.ssh_command())
+            .args(args),
+        stdin,
+    );
+    assert_clean(sshd, tmp.path());
+    out
+}
+
+/// The remote side's fifo directories (`pmap-block.*` in the remote /tmp) left behind.
+fn remote_block_dirs() -> Vec<std::path::PathBuf> {
+    std::fs::read_dir("/tmp")
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("pmap-block."))
+        })
+        .collect()
+}
+
+#[test]
+fn pipe_blocks_reach_remote_jobs_whole_and_in_order() {
+    let Some(sshd) = sshd_or_skip() else { return };
+    let mut input: Vec<u8> = (1..=300)
+        .flat_map(|i| format!("line {i}\n").into_bytes())
+        .collect();
+    input.extend_from_slice(b"bin\0ary \xff\n");
+    let hosts = ["-S", "1/alpha,1/beta"];
+    let out = run_remote_with(
+        &sshd,
+        &[&hosts[..], &["--pipe", "--block", "200", "-k", "cat"]].concat(),
+        &input,
+    );
+    assert_eq!((out.code, &out.stdout), (0, &input), "{}", out.stderr);
+    // Each job sees its block and nothing more: one line count per block, all lines once.
+    let counts = ["--pipe", "--block", "200", "--tagstring", "{host}", "wc -l"];
+    let out = run_remote_with(&sshd, &[&hosts[..], &counts].concat(), &input);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let text = String::from_utf8(out.stdout.clone()).unwrap();
+    let total: usize = text
+        .lines()
+        .map(|l| {
+            l.split('\t')
+                .nth(1)
+                .unwrap()
+                .trim()
+                .parse::<usize>()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(total, 301, "{text}");
+    assert!(
+        text.contains("alpha\t") && text.contains("beta\t"),
+        "{text}"
+    );
+    // --pipepart too; and a job that never reads its block ends normally.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("input");
+    std::fs::write(&file, &input).unwrap();
+    let path = file.to_str().unwrap();
+    let part = ["--pipepart", "-a", path, "--block", "500", "-k", "cat"];
+    let out = run_remote_with(&sshd, &[&hosts[..], &part].concat(), b"");
+    assert_eq!((out.code, &out.stdout), (0, &input), "{}", out.stderr);
+    let ignore = ["--pipe", "--block", "200", "-k", "echo ignored"];
+    let out = run_remote_with(&sshd, &[&hosts[..], &ignore].concat(), &input);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.starts_with(b"ignored\nignored\n"), "{out:?}");
+    assert!(remote_block_dirs().is_empty(), "{:?}", remote_block_dirs());
+}

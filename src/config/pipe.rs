@@ -83,8 +83,9 @@ fn check_combinations(cli: &Cli) -> Result<()> {
     if cli.pool == PoolKind::Process {
         refuse("--pipe does not work with --pool process: a worker reads items, not blocks")?;
     }
-    if !cli.sshlogin.is_empty() || !cli.sshlogin_file.is_empty() {
-        refuse("--pipe does not work with -S/--sshlogin yet: blocks go to local jobs only")?;
+    let remote = !cli.sshlogin.is_empty() || !cli.sshlogin_file.is_empty();
+    if remote && (cli.cat || cli.fifo || cli.round_robin) {
+        refuse("--cat, --fifo and --round-robin work with local jobs only, not with -S")?;
     }
     if cli.round_robin && (cli.cat || cli.fifo) {
         refuse("--round-robin feeds running jobs on stdin; it does not work with --cat or --fifo")?;

@@ -43,6 +43,9 @@ pub enum Fed {
 
 /// One job's block on its way to the job.
 pub struct Feed {
+    /// Written before the block: its length, for a remote job.
+    preamble: Vec<u8>,
+    preamble_pos: usize,
     source: Source,
     target: Target,
 }
@@ -80,14 +83,24 @@ impl Feed {
         // A bigger pipe wakes the job less often; the system's limit may say no.
         let _ = fcntl(&pipe, FcntlArg::F_SETPIPE_SZ(CHUNK as i32));
         Ok(Feed {
+            preamble: Vec::new(),
+            preamble_pos: 0,
             source: Source::of(block),
             target: Target::Pipe(pipe),
         })
     }
 
+    /// The same, with a line giving the block's length in bytes first (a remote job).
+    pub fn with_length_line(mut self, block: &Block) -> Self {
+        self.preamble = format!("{}\n", block.input_bytes()).into_bytes();
+        self
+    }
+
     /// A feed of `block` into the named pipe at `path`, once the job opens it.
     pub fn into_fifo(block: &Block, path: PathBuf) -> Self {
         Feed {
+            preamble: Vec::new(),
+            preamble_pos: 0,
             source: Source::of(block),
             target: Target::Fifo { path, fd: None },
         }
@@ -119,7 +132,11 @@ impl Feed {
             Target::Closed => return Fed::Done,
         };
         // An error means the job closed its end: it wants no more.
-        let fed = self.source.write_to(fd).unwrap_or(Fed::Done);
+        let fed = match write_bytes(fd, &self.preamble, &mut self.preamble_pos) {
+            Ok(Fed::Done) => self.source.write_to(fd).unwrap_or(Fed::Done),
+            Ok(fed) => fed,
+            Err(_) => Fed::Done,
+        };
         if fed == Fed::Done {
             self.target = Target::Closed;
         }
@@ -334,12 +351,20 @@ impl Delivery {
         self.block.is_some() && self.how == crate::input::blocks::Delivery::Stdin
     }
 
-    /// The feed that gives the started job its block, given its stdin pipe.
-    pub fn feed(&self, stdin: Option<OwnedFd>) -> Option<Feed> {
+    /// The feed that gives the started job its block, given its stdin pipe; `remote`: the
+    /// block's length goes first.
+    pub fn feed(&self, stdin: Option<OwnedFd>, remote: bool) -> Option<Feed> {
         let block = self.block.as_ref()?;
         match (&self.fifo, stdin) {
             (Some((_, path)), _) => Some(Feed::into_fifo(block, path.clone())),
-            (None, Some(pipe)) => Feed::into_pipe(block, pipe).ok(),
+            (None, Some(pipe)) => {
+                let feed = Feed::into_pipe(block, pipe).ok()?;
+                Some(if remote {
+                    feed.with_length_line(block)
+                } else {
+                    feed
+                })
+            }
             (None, None) => None,
         }
     }

@@ -130,6 +130,13 @@ pub fn attempt_in_process(
         Err(e) => (not_started(&name, &e), false),
         Ok((mut process, stdin)) => {
             let pid = process.pid;
+            // A remote job's block goes first on the stdin pmap holds (see
+            // `crate::remote::ssh`), behind a line with its length.
+            let feed = match (process.stdin.take(), &stdin) {
+                (Some(pipe), _) => delivery.feed(Some(pipe), false),
+                (None, Some(lifeline)) => delivery.feed(lifeline.try_clone().ok(), true),
+                (None, None) => None,
+            };
             // A remote job's stdin stays open until the job is ended or reaped.
             let running = RunningJob {
                 seq: job.seq,
@@ -137,7 +144,6 @@ pub fn attempt_in_process(
                 command: rendered,
             };
             env.control.register(slot, pid, stdin, Some(running));
-            let feed = delivery.feed(process.stdin.take());
             let pipes = [Some(process.stdout), Some(process.stderr)];
             let signal = |sig| env.control.signal_slot(slot, sig);
             let grace = config.control.kill_grace;
@@ -155,7 +161,10 @@ pub fn attempt_in_process(
         finish_attempt(sink, error, job.seq, slot, command_line, status, timing);
     result.timed_out = timed_out;
     result.host = place.host.cloned();
-    result.input_bytes = job.block.as_ref().map_or(0, crate::input::Block::input_bytes);
+    result.input_bytes = job
+        .block
+        .as_ref()
+        .map_or(0, crate::input::Block::input_bytes);
     Ok((result, results))
 }
 

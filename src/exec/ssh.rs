@@ -52,6 +52,7 @@ impl<'a> RemoteSlot<'a> {
             seq: job.seq,
             slot: self.slot,
             grace: self.env.config.control.kill_grace,
+            reads_block: job.block.is_some(),
         };
         let name = self.remote.ssh_program().clone();
         let Some(mut command) = self.remote.job_command(self.slot, &line, &place) else {

@@ -37,6 +37,31 @@ wait $p; s=$?
 kill $w 2>/dev/null
 exit $s"#;
 
+/// The wrapper for a `--pipe` job: the same, but its stdin first carries the block, after a
+/// line with the block's length in bytes. `head -c` hands exactly that many bytes to the
+/// command through a fifo (removed once they are through); the rest of stdin is the
+/// job's lifeline, as above.
+const BLOCK_WRAPPER: &str = r#"PMAP_HOST=$1 PMAP_SEQ=$2 PMAP_SLOT=$3; export PMAP_HOST PMAP_SEQ PMAP_SLOT
+IFS= read -r n || exit 255
+d=$(mktemp -d "${TMPDIR:-/tmp}/pmap-block.XXXXXX") || exit 255
+mkfifo "$d/block" || { rmdir "$d"; exit 255; }
+exec 3<&0
+if command -v setsid >/dev/null 2>&1; then setsid /bin/sh -c "$5" <"$d/block" 3<&- &
+else /bin/sh -c "$5" <"$d/block" 3<&- &
+fi
+p=$!
+{ head -c "$n" >"$d/block"; rm -rf "$d"
+  while read -r _; do :; done; trap '' TERM
+  kill -TERM -$p 2>/dev/null || kill -TERM $p 2>/dev/null
+  sleep "$4" </dev/null
+  kill -KILL -$p 2>/dev/null || kill -KILL $p 2>/dev/null; } <&3 >/dev/null 2>&1 3<&- &
+w=$!
+exec 3<&-
+wait $p; s=$?
+kill $w 2>/dev/null
+rm -rf "$d"
+exit $s"#;
+
 /// What a job needs to know about where it runs.
 pub struct JobPlace<'a> {
     /// The host's name as given.
@@ -44,6 +69,8 @@ pub struct JobPlace<'a> {
     pub seq: u64,
     pub slot: usize,
     pub grace: Duration,
+    /// `--pipe`: its stdin brings a block first ([`BLOCK_WRAPPER`]).
+    pub reads_block: bool,
 }
 
 /// The words of `--ssh-command` / `PMAP_SSH`, then `-T` (no terminal), the sharing options,
@@ -93,7 +120,12 @@ pub fn probe_command(ssh: &[OsString], target: &Target) -> Option<Command> {
 /// shell line, its substituted values already quoted).
 pub fn remote_line(line: &[u8], place: &JobPlace<'_>) -> OsString {
     let mut out = b"exec /bin/sh -c ".to_vec();
-    quote_into(WRAPPER.as_bytes(), &mut out);
+    let wrapper = if place.reads_block {
+        BLOCK_WRAPPER
+    } else {
+        WRAPPER
+    };
+    quote_into(wrapper.as_bytes(), &mut out);
     out.extend_from_slice(b" pmap-job ");
     for arg in [
         place.host.as_bytes(),
@@ -147,6 +179,7 @@ mod tests {
             seq: 7,
             slot: 2,
             grace: Duration::from_millis(1500),
+            reads_block: false,
         };
         let line = remote_line(b"echo 'it'\\''s'", &place);
         let line = line.to_str().unwrap();
@@ -157,12 +190,14 @@ mod tests {
             ),
             "{line}"
         );
-        // The wrapper itself is a valid sh script.
-        let status = std::process::Command::new("/bin/sh")
-            .args(["-n", "-c", WRAPPER])
-            .status()
-            .unwrap();
-        assert!(status.success());
+        // The wrappers themselves are valid sh scripts.
+        for wrapper in [WRAPPER, BLOCK_WRAPPER] {
+            let status = std::process::Command::new("/bin/sh")
+                .args(["-n", "-c", wrapper])
+                .status()
+                .unwrap();
+            assert!(status.success());
+        }
     }
 
     #[test]

@@ -135,7 +135,7 @@ pub fn attempt_in_process(
             let feed = match (process.stdin.take(), &stdin) {
                 (Some(pipe), _) => delivery.feed(Some(pipe), false),
                 (None, Some(lifeline)) => delivery.feed(lifeline.try_clone().ok(), true),
-                (None, None) => None,
+                (None, None) => delivery.feed(None, false),
             };
             // A remote job's stdin stays open until the job is ended or reaped.
             let running = RunningJob {

@@ -504,6 +504,8 @@ const USAGE_ERRORS: &[(&str, &[&str], &str)] = &[
     ("--pipe --block -2", &["cat"], "--block"), // stdin is a pipe: its size is unknown
     ("--pipe --round-robin --cat", &["cat"], ""),
     ("--pipe --cat -S 1/a,1/b", &["cat"], "-S"),
+    ("--pipe -n 2", &["cat"], "-n"),
+    ("--pipe --colsep ,", &["cat"], "--colsep"),
     ("--pipe --pool process", &["cat"], "--pool"),
     ("-N 2", &["echo", ":::", "a"], "-N"),
     ("-L 2", &["echo", ":::", "a"], "-L"),

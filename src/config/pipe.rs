@@ -107,6 +107,15 @@ fn check_combinations(cli: &Cli) -> Result<()> {
             }
         }
     }
+    for (flag, on) in [
+        ("-n", cli.max_args.is_some()),
+        ("--colsep", cli.colsep.is_some()),
+        ("--link", cli.link),
+    ] {
+        if on {
+            bail!("{flag} shapes items into jobs; with --pipe a job gets a block (see -N, -L)");
+        }
+    }
     if cli.max_lines.is_some() && (cli.recend.is_some() || cli.recstart.is_some()) {
         refuse("-L makes N lines one record; it cannot be combined with --recend or --recstart")?;
     }

@@ -296,16 +296,16 @@ pub fn make_fifo() -> io::Result<(tempfile::TempDir, PathBuf)> {
 
 /// How one attempt gets its job's block: the value `{}` stands for (`--cat`, `--fifo`), the
 /// temporary file or fifo to remove after the attempt, and the feed to start with the job.
-pub struct Delivery {
+pub struct Handover {
     block: Option<Block>,
-    how: crate::input::blocks::Delivery,
     /// `{}`: the temporary file or fifo.
     values: Option<Vec<Vec<u8>>>,
-    _file: Option<tempfile::TempPath>,
+    /// `--cat`: the file, removed when the attempt is over and this is dropped.
+    file: Option<tempfile::TempPath>,
     fifo: Option<(tempfile::TempDir, PathBuf)>,
 }
 
-impl Delivery {
+impl Handover {
     /// Gets `job`'s block ready for one attempt: written to a temporary file for `--cat`, a
     /// fifo made for `--fifo`. Nothing for a job without a block.
     pub fn prepare(
@@ -314,11 +314,10 @@ impl Delivery {
     ) -> io::Result<Self> {
         use crate::input::blocks::Delivery as How;
         use std::os::unix::ffi::OsStrExt;
-        let mut delivery = Delivery {
+        let mut delivery = Handover {
             block: job.block.clone(),
-            how,
             values: None,
-            _file: None,
+            file: None,
             fifo: None,
         };
         let Some(block) = &job.block else {
@@ -330,7 +329,7 @@ impl Delivery {
             How::TempFile => {
                 let file = write_block_file(block)?;
                 delivery.values = Some(named(&file));
-                delivery._file = Some(file);
+                delivery.file = Some(file);
             }
             How::Fifo => {
                 let (dir, path) = make_fifo()?;
@@ -344,11 +343,6 @@ impl Delivery {
     /// The job's values for this attempt.
     pub fn values<'a>(&'a self, job: &'a crate::input::Job) -> &'a [Vec<u8>] {
         self.values.as_deref().unwrap_or(&job.values)
-    }
-
-    /// Whether the job is to be started with a pipe on its stdin.
-    pub fn wants_stdin_pipe(&self) -> bool {
-        self.block.is_some() && self.how == crate::input::blocks::Delivery::Stdin
     }
 
     /// The feed that gives the started job its block, given its stdin pipe; `remote`: the

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use crate::event::Event;
 use crate::event::{JobResult, JobStatus};
 use crate::exec::control::RunningJob;
-use crate::exec::feed::Delivery as BlockDelivery;
+use crate::exec::feed::Handover;
 use crate::exec::spawn::{Spawner, Started};
 use crate::exec::supervise::{JobIo, Limit, supervise};
 use crate::exec::{Attempt, Executor, Handback, JobEnv, argv_for, finish_attempt, not_started};
@@ -87,11 +87,11 @@ pub fn attempt_in_process(
 ) -> Result<Attempt, Handback> {
     let config = &env.config;
     let slot = place.slot;
-    let delivery =
-        match BlockDelivery::prepare(job, config.block_delivery().unwrap_or(Delivery::Stdin)) {
-            Ok(delivery) => delivery,
-            Err(e) => return Ok(block_not_delivered(job, place, &e)),
-        };
+    let delivery = match Handover::prepare(job, config.block_delivery().unwrap_or(Delivery::Stdin))
+    {
+        Ok(delivery) => delivery,
+        Err(e) => return Ok(block_not_delivered(job, place, &e)),
+    };
     let context = JobContext {
         values: delivery.values(job),
         seq: job.seq,

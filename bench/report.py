@@ -261,12 +261,17 @@ def summary(runs, loads, info):
         if mp:
             rows.append(("pool", f"multiprocessing.Pool.map, chunksize 1000 ({mp.n:,} items)",
                          secs(med(mp.wall)), "1.00", "—", checked(mp, "")))
+        one = po.get("pmap --pool process, one write per answer")
+        if one:
+            rows.append(("pool", f"--pool process, bench/double_write.py ({one.n:,} items)",
+                         f"{secs(med(one.wall))} ({rate(one.n / med(one.wall))} items/s)", "—",
+                         "—", checked(one, "")))
         buf = po.get("pmap --pool process, buffered worker")
         if buf:
             rows.append(("pool", f"--pool process, bench/double_buffered.py ({buf.n:,} items)",
                          f"{secs(med(buf.wall))} ({rate(buf.n / med(buf.wall))} items/s)", "—",
                          "—", checked(buf, "")))
-        for name, r in (("", pr), (", buffered worker", buf)):
+        for name, r in (("", pr), (", one write per answer", one), (", buffered worker", buf)):
             if r and mp:
                 q = med(r.wall) / med(mp.wall)
                 rows.append(("pool", f"--pool process{name} time ÷ Pool.map time", f"{q:.2f}×",

@@ -23,7 +23,7 @@ _pmap() {
 
     case "${cmd}" in
         pmap)
-            opts="-j -0 -d -a -n -N -L -I -k -u -v -S -h -V --jobs --null --delimiter --arg-file --link --colsep --max-args --spreadstdin --pipe --pipe-part --pipepart --block-size --block --recend --recstart --regexp --remove-rec-sep --removerecsep --rrs --max-lines --header --round --round-robin --cat --fifo --shell --dry-run --keep-order --group --lb --line-buffer --ungroup --tag --tagstring --merge-stderr --json --results --pool --max-tasks --pool-window --timeout --kill-grace --retries --delay --halt --joblog --resume --resume-failed --bar --eta --verbose --sshlogin --sshlogin-file --ssh-command --no-ssh-sharing --color --help --version"
+            opts="-j -0 -d -a -n -N -L -I -k -u -v -t -S -h -V --jobs --null --delimiter --arg-file --xapply --link --colsep --max-args --spreadstdin --pipe --pipe-part --pipepart --block-size --block --recend --recstart --regexp --remove-rec-sep --removerecsep --rrs --max-lines --header --round --round-robin --cat --fifo --shell --dr --dry-run --keep-order --group --lb --line-buffer --ungroup --tag --tagstring --merge-stderr --json --results --pool --max-tasks --pool-window --timeout --kill-grace --retries --delay --halt --jl --joblog --resume --resume-failed --bar --eta --verbose --sshlogin --slf --sshlogin-file --ssh --ssh-command --no-ssh-sharing --color --citation --will-cite --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -145,6 +145,10 @@ _pmap() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --jl)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --sshlogin)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -157,7 +161,15 @@ _pmap() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --slf)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --ssh-command)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ssh)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

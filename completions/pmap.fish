@@ -21,15 +21,15 @@ complete -c pmap -l kill-grace -d 'How long a job gets between SIGTERM and SIGKI
 complete -c pmap -l retries -d 'Run a failed job up to N more times; only its last attempt\'s output is printed' -r
 complete -c pmap -l delay -d 'Wait at least DURATION between job starts' -r
 complete -c pmap -l halt -d 'When to stop early: never, or now,COND / soon,COND with COND fail=N, success=N, done=N or the same with N% (e.g. --halt now,fail=1)' -r
-complete -c pmap -l joblog -d 'Log each finished job to FILE, in GNU parallel\'s joblog format' -r -F
+complete -c pmap -l joblog -l jl -d 'Log each finished job to FILE, in GNU parallel\'s joblog format' -r -F
 complete -c pmap -s S -l sshlogin -d 'Run jobs on these hosts through ssh: comma-separated, `N/host` gives N slots (else -j), `:` is this machine, `user@host` and `host:port` accepted (repeatable)' -r
-complete -c pmap -l sshlogin-file -d 'Read hosts for --sshlogin from FILE: one per line, `#` starts a comment (repeatable)' -r -F
-complete -c pmap -l ssh-command -d 'The ssh command to reach the hosts with, split into words like a shell would (e.g. \'ssh -F ./config\') [default: ssh]' -r
+complete -c pmap -l sshlogin-file -l slf -d 'Read hosts for --sshlogin from FILE: one per line, `#` starts a comment (repeatable)' -r -F
+complete -c pmap -l ssh-command -l ssh -d 'The ssh command to reach the hosts with, split into words like a shell would (e.g. \'ssh -F ./config\') [default: ssh]' -r
 complete -c pmap -l color -d 'Colour tags and pmap\'s failure notices: auto (when the output is a terminal and NO_COLOR is unset), always or never' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c pmap -s 0 -l null -d 'Input items end with NUL instead of newline'
-complete -c pmap -l link -d 'Combine several input sources pairwise instead of as a cartesian product; shorter sources wrap around'
+complete -c pmap -l link -l xapply -d 'Combine several input sources pairwise instead of as a cartesian product; shorter sources wrap around'
 complete -c pmap -l pipe -l spreadstdin -d 'Cut standard input (or the one -a FILE) into blocks of whole records and give each job one block on its stdin, instead of running a job per item'
 complete -c pmap -l pipepart -l pipe-part -d 'Like --pipe, for the file of -a FILE: pmap finds the cuts by seeking, and each job\'s part goes from the file to the job without passing through pmap\'s memory'
 complete -c pmap -l regexp -d 'With --pipe: --recend and --recstart are regular expressions'
@@ -38,7 +38,7 @@ complete -c pmap -l round-robin -l round -d 'With --pipe: start exactly -j jobs 
 complete -c pmap -l cat -d 'With --pipe: give each job its block in a temporary file named by {} instead of on stdin (implies --pipe)'
 complete -c pmap -l fifo -d 'With --pipe: give each job its block through a named pipe named by {} (implies --pipe)'
 complete -c pmap -l shell -d 'Always run the command through the shell ($PMAP_SHELL or /bin/sh)'
-complete -c pmap -l dry-run -d 'Print each command as it would run, in input order, and run nothing'
+complete -c pmap -l dry-run -l dr -d 'Print each command as it would run, in input order, and run nothing'
 complete -c pmap -s k -l keep-order -d 'Print output in input order, whatever order the jobs finish in'
 complete -c pmap -l group -d 'Print each job\'s output whole when it finishes: stdout, then stderr (the default)'
 complete -c pmap -l line-buffer -l lb -d 'Print output lines as soon as they are complete; a line never mixes with another\'s'
@@ -50,7 +50,9 @@ complete -c pmap -l resume -d 'Skip jobs already in the --joblog file; append to
 complete -c pmap -l resume-failed -d 'Re-run jobs the --joblog file records as failed, skip its successes; append to it'
 complete -c pmap -l bar -d 'Show a progress bar on stderr (when it is a terminal): done/total, failures, rate, ETA'
 complete -c pmap -l eta -d 'Show the estimated time left on stderr (when it is a terminal)'
-complete -c pmap -s v -l verbose -d 'Print each command on stderr as it starts'
+complete -c pmap -s v -l verbose -d 'Print each command on stdout, just before its output (GNU parallel\'s -v)'
+complete -c pmap -s t -d 'Print each command on stderr as it starts (GNU parallel\'s and xargs\' -t)'
 complete -c pmap -l no-ssh-sharing -d 'Open a new ssh connection for every job instead of sharing one per host (slower; for servers that refuse connection sharing)'
+complete -c pmap -l will-cite -l citation -d 'Accepted for GNU parallel\'s sake; pmap asks for no citation'
 complete -c pmap -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pmap -s V -l version -d 'Print version'

@@ -37,13 +37,16 @@ pub enum PoolKind {
     about,
     override_usage = "pmap [OPTIONS] [--] [COMMAND [ARG]...] [::: ITEM... | :::: FILE...]...",
     after_help = "Replacement strings: {} {.} {/} {//} {/.} {#} {%} {N} {N.} {N/} {N//} {N/.}",
-    after_long_help = AFTER_LONG_HELP
+    after_long_help = AFTER_LONG_HELP,
+    // GNU parallel and xargs users repeat flags (an alias, a wrapper script): the last wins.
+    args_override_self = true
 )]
 pub struct Cli {
     /// Run at most N jobs at once: N, N% of the CPUs, +N or -N relative to the CPUs, or 0 for
     /// as many as the input allows [default: number of CPUs]
     #[arg(
         short = 'j',
+        short_alias = 'P',
         long = "jobs",
         value_name = "N",
         allow_hyphen_values = true
@@ -55,7 +58,12 @@ pub struct Cli {
     pub null: bool,
 
     /// Input items end with DELIM (one byte; `\n`, `\t`, `\0` and `\\` escapes accepted)
-    #[arg(short = 'd', long = "delimiter", value_name = "DELIM")]
+    #[arg(
+        short = 'd',
+        long = "delimiter",
+        value_name = "DELIM",
+        allow_hyphen_values = true
+    )]
     pub delimiter: Option<OsString>,
 
     /// Read items from FILE (repeatable; each file is one input source)
@@ -64,11 +72,11 @@ pub struct Cli {
 
     /// Combine several input sources pairwise instead of as a cartesian product; shorter
     /// sources wrap around
-    #[arg(long = "link")]
+    #[arg(long = "link", visible_alias = "xapply")]
     pub link: bool,
 
     /// Split each item into columns {1}, {2}, ... at matches of REGEX
-    #[arg(long = "colsep", value_name = "REGEX")]
+    #[arg(long = "colsep", value_name = "REGEX", allow_hyphen_values = true)]
     pub colsep: Option<String>,
 
     /// Give each job up to N items
@@ -143,7 +151,7 @@ pub struct Cli {
     pub fifo: bool,
 
     /// Use STR instead of {} as the replacement string for the items
-    #[arg(short = 'I', value_name = "STR")]
+    #[arg(short = 'I', value_name = "STR", allow_hyphen_values = true)]
     pub replace: Option<String>,
 
     /// Always run the command through the shell ($PMAP_SHELL or /bin/sh)
@@ -151,7 +159,7 @@ pub struct Cli {
     pub shell: bool,
 
     /// Print each command as it would run, in input order, and run nothing
-    #[arg(long = "dry-run")]
+    #[arg(long = "dry-run", visible_alias = "dr")]
     pub dry_run: bool,
 
     /// Print output in input order, whatever order the jobs finish in
@@ -176,7 +184,7 @@ pub struct Cli {
 
     /// Start every output line with STR (replacement strings allowed, and {host} for the
     /// host that ran the job) and a TAB
-    #[arg(long = "tagstring", value_name = "STR")]
+    #[arg(long = "tagstring", value_name = "STR", allow_hyphen_values = true)]
     pub tagstring: Option<OsString>,
 
     /// Send each job's stderr lines to stdout, joined with its stdout lines in arrival order
@@ -228,7 +236,7 @@ pub struct Cli {
     pub halt: Option<String>,
 
     /// Log each finished job to FILE, in GNU parallel's joblog format
-    #[arg(long = "joblog", value_name = "FILE")]
+    #[arg(long = "joblog", visible_alias = "jl", value_name = "FILE")]
     pub joblog: Option<PathBuf>,
 
     /// Skip jobs already in the --joblog file; append to it
@@ -247,9 +255,13 @@ pub struct Cli {
     #[arg(long = "eta", conflicts_with = "bar")]
     pub eta: bool,
 
-    /// Print each command on stderr as it starts
+    /// Print each command on stdout, just before its output (GNU parallel's -v)
     #[arg(short = 'v', long = "verbose")]
     pub verbose: bool,
+
+    /// Print each command on stderr as it starts (GNU parallel's and xargs' -t)
+    #[arg(short = 't')]
+    pub trace: bool,
 
     /// Run jobs on these hosts through ssh: comma-separated, `N/host` gives N slots (else
     /// -j), `:` is this machine, `user@host` and `host:port` accepted (repeatable)
@@ -257,13 +269,14 @@ pub struct Cli {
     pub sshlogin: Vec<String>,
 
     /// Read hosts for --sshlogin from FILE: one per line, `#` starts a comment (repeatable)
-    #[arg(long = "sshlogin-file", value_name = "FILE")]
+    #[arg(long = "sshlogin-file", visible_alias = "slf", value_name = "FILE")]
     pub sshlogin_file: Vec<PathBuf>,
 
     /// The ssh command to reach the hosts with, split into words like a shell would
     /// (e.g. 'ssh -F ./config') [default: ssh]
     #[arg(
         long = "ssh-command",
+        visible_alias = "ssh",
         value_name = "CMD",
         env = "PMAP_SSH",
         hide_env_values = true
@@ -279,6 +292,10 @@ pub struct Cli {
     /// NO_COLOR is unset), always or never
     #[arg(long = "color", value_name = "WHEN", value_enum, default_value_t = ColorWhen::Auto)]
     pub color: ColorWhen,
+
+    /// Accepted for GNU parallel's sake; pmap asks for no citation
+    #[arg(long = "will-cite", visible_alias = "citation")]
+    pub will_cite: bool,
 
     /// The command, its arguments, and any `:::`/`::::` input sources
     #[arg(value_name = "COMMAND", trailing_var_arg = true)]

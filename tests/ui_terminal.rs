@@ -176,13 +176,38 @@ fn bar_is_not_drawn_when_stderr_is_not_a_terminal() {
 }
 
 #[test]
-fn verbose_prints_each_command_on_stderr() {
+fn trace_prints_each_command_on_stderr() {
     let out = Command::new(pmap_bin())
-        .args(["-v", "-j1", "echo", "{}", ":::", "a b", "c"])
+        .args(["-t", "-j1", "echo", "{}", ":::", "a b", "c"])
         .output()
         .unwrap();
     assert_eq!(out.stdout, b"a b\nc\n");
     assert_eq!(String::from_utf8_lossy(&out.stderr), "echo 'a b'\necho c\n");
+}
+
+#[test]
+fn verbose_prints_each_command_on_stdout_before_its_output() {
+    // As GNU parallel 20221122 prints `parallel -v -k echo ::: 'a b' c`.
+    let out = Command::new(pmap_bin())
+        .args(["-v", "-k", "echo", "{}", ":::", "a b", "c"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "echo 'a b'\na b\necho c\nc\n"
+    );
+    assert_eq!(out.stderr, b"");
+    // Not in --json's stdout (the record has the command), nor in --results files.
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(pmap_bin())
+        .args(["-v", "--results"])
+        .arg(dir.path())
+        .args(["echo", ":::", "x"])
+        .output()
+        .unwrap();
+    assert_eq!(out.stdout, b"echo x\nx\n");
+    let saved = std::fs::read(dir.path().join("1").join("stdout")).unwrap();
+    assert_eq!(saved, b"x\n");
 }
 
 #[test]

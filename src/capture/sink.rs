@@ -135,6 +135,23 @@ impl<'a> JobSink<'a> {
         self.send(target, batch);
     }
 
+    /// `-v`: the job's command, as the first line of its stdout. It is not the job's own
+    /// output: not counted, not in its `--results` files, and not given with `--json`
+    /// (whose record has the command).
+    pub fn announce(&mut self, command: &[u8]) {
+        if self.config.json {
+            return;
+        }
+        let mut line = Vec::with_capacity(command.len() + 1);
+        line.extend_from_slice(command);
+        line.push(b'\n');
+        let results = self.results.take();
+        let received = self.received;
+        self.push(Stream::Stdout, &line);
+        self.results = results;
+        self.received = received;
+    }
+
     /// The job has closed its output: flush unfinished lines and hand over what is held.
     pub fn finish(mut self) -> (Captured, Option<ResultFiles>, Option<String>) {
         for stream in [Stream::Stdout, Stream::Stderr] {

@@ -127,8 +127,11 @@ pub struct OutputConfig {
     /// What the progress display counts: jobs, or with `--pipe` bytes of input (whose total
     /// [`crate::setup`] fills in when the input's size is known).
     pub progress_unit: ProgressUnit,
-    /// `-v`: print each command on stderr as it starts.
+    /// `-v`: print each command on stdout, just before its output (not with `--json`,
+    /// whose record holds the command).
     pub verbose: bool,
+    /// `-t`: print each command on stderr as it starts.
+    pub trace: bool,
     /// Colour tags on stdout / on stderr and pmap's notices.
     pub color_stdout: bool,
     pub color_stderr: bool,
@@ -282,6 +285,7 @@ fn output_config(cli: &Cli, retries: u32) -> Result<OutputConfig> {
             ProgressUnit::Jobs
         },
         verbose: cli.verbose,
+        trace: cli.trace,
         color_stdout: use_color(cli.color, io::stdout().is_terminal()),
         color_stderr: use_color(cli.color, io::stderr().is_terminal()),
         stream_turn: mode == OutputMode::Group && cli.keep_order && !cli.json && retries == 0,

@@ -99,10 +99,10 @@ pub fn attempt_in_process(
         host: place.host.map_or(":", |h| h),
     };
     let rendered = config.template.render(context);
-    // The command as a shell would show it: for the joblog, --json and -v only.
+    // The command as a shell would show it: for the joblog, --json, -v and -t only.
     let mut command_line = Vec::new();
     let shown = &config.output;
-    if shown.verbose || shown.json || config.control.joblog.is_some() {
+    if shown.verbose || shown.trace || shown.json || config.control.joblog.is_some() {
         rendered.display_line_into(&mut command_line);
     }
     let mut vars = vec![
@@ -113,10 +113,13 @@ pub fn attempt_in_process(
         vars.push(("PMAP_HOST", host.to_string()));
     }
     let (mut sink, error) = env.sink(context);
-    if config.output.verbose {
+    if shown.trace {
         let _ = env.events.send(Event::Started {
             command: command_line.clone(),
         });
+    }
+    if shown.verbose {
+        sink.announce(&command_line);
     }
     let limit = config.control.timeout.map(|timeout| Limit {
         timeout,

@@ -277,11 +277,11 @@ fn slot_loop<E: Executor>(shared: &Shared, mut executor: E) {
     let (config, control) = (&env.config, &env.control);
     // A finished job's event waits until this slot has started its next job, so that
     // waking the collector is not in the way between one job and the next. Not with
-    // `--halt` (its notice must follow the job that met the condition), `-v` (the next
+    // `--halt` (its notice must follow the job that met the condition), `-t` (the next
     // command line would come before this job's output) or `--delay` (the next start
     // waits).
     let defer =
-        config.control.halt.is_none() && !config.output.verbose && config.control.delay.is_none();
+        config.control.halt.is_none() && !config.output.trace && config.control.delay.is_none();
     let mut held = Held {
         events: &env.events,
         event: None,

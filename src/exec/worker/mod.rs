@@ -110,10 +110,13 @@ impl<'a> PersistentWorker<'a> {
         let item = item_line(job);
         let (mut sink, error) = env.sink(context);
         let shown = &env.config.output;
-        if shown.verbose {
+        if shown.trace {
             let _ = env.events.send(Event::Started {
                 command: item.to_vec(),
             });
+        }
+        if shown.verbose {
+            sink.announce(&item);
         }
         let (status, timed_out, since) = if item.contains(&self.end) {
             (unsendable(job.seq, self.end), false, Instant::now())
@@ -130,8 +133,8 @@ impl<'a> PersistentWorker<'a> {
         let start = SystemTime::now()
             .checked_sub(runtime)
             .unwrap_or_else(SystemTime::now);
-        // The item is the command: for the joblog, --json, --results and -v only.
-        let wanted = shown.verbose || shown.json || shown.results.is_some();
+        // The item is the command: for the joblog, --json, --results, -v and -t only.
+        let wanted = shown.verbose || shown.trace || shown.json || shown.results.is_some();
         let command = if wanted || env.config.control.joblog.is_some() {
             item.into_owned()
         } else {
@@ -297,14 +300,15 @@ impl<'a> PersistentWorker<'a> {
             if now.duration_since(*looked.get_or_insert(now)) >= every {
                 looked = Some(now);
                 if worker.holds_answers_back(known) {
-                    // Unless it has begun to answer (or -v showed the item already, or
+                    // Unless it has begun to answer (or -v/-t showed the item already, or
                     // its window is full and cannot grow, or the run stops), it gets more
                     // items: its buffer fills and it writes, or the input ends and its
                     // stdin closes. Else its input closes now (quietly when stopping).
                     let stopping = env.control.is_stopping();
                     let full = worker.sent.len() >= window.size();
                     let more = !stopping && (!full || window.grow());
-                    if sink.received == 0 && !env.config.output.verbose && more {
+                    let shown = &env.config.output;
+                    if sink.received == 0 && !(shown.verbose || shown.trace) && more {
                         return Ok((Answer::Starved, since));
                     }
                     if !stopping {

@@ -3,10 +3,13 @@ complete -c pmap -s d -l delimiter -d 'Input items end with DELIM (one byte; `\\
 complete -c pmap -s a -l arg-file -d 'Read items from FILE (repeatable; each file is one input source)' -r -F
 complete -c pmap -l colsep -d 'Split each item into columns {1}, {2}, ... at matches of REGEX' -r
 complete -c pmap -s n -l max-args -d 'Give each job up to N items' -r
+complete -c pmap -s E -d 'Stop reading each input source at an item equal to STR (xargs\' -E)' -r
+complete -c pmap -l arg-sep -d 'Use SEP instead of ::: to start a list of items' -r
+complete -c pmap -l arg-file-sep -d 'Use SEP instead of :::: to start a list of files of items' -r
 complete -c pmap -l block -l block-size -d 'With --pipe: blocks of at most SIZE bytes (K, M, G, T: ×1024; k, m, g, t: ×1000; a record longer than SIZE makes its block grow); -N: N blocks per job slot, for input of known size [default: 1M]' -r
 complete -c pmap -l recend -d 'With --pipe: records end with STR (`\\n`, `\\t`, `\\r`, `\\0`, `\\\\`, `\\xHH` escapes) [default: \\n, or nothing if --recstart is given]' -r
 complete -c pmap -l recstart -d 'With --pipe: records start with STR (escapes as for --recend)' -r
-complete -c pmap -s N -d 'With --pipe: N records per job instead of --block bytes' -r
+complete -c pmap -s N -d 'N items per job, {1}..{N} empty where the input ran out; 0: run the command with no item, once per item (GNU parallel\'s -N). With --pipe: N records per job' -r
 complete -c pmap -s L -l max-lines -d 'With --pipe: N lines make one record (a block never splits a group of N lines)' -r
 complete -c pmap -l header -d 'With --pipe: the first N lines (`:` for one, or the lines a regex matches at the start) are the header, given at the start of every block' -r
 complete -c pmap -s I -d 'Use STR instead of {} as the replacement string for the items' -r
@@ -30,6 +33,7 @@ always\t''
 never\t''"
 complete -c pmap -s 0 -l null -d 'Input items end with NUL instead of newline'
 complete -c pmap -l link -l xapply -d 'Combine several input sources pairwise instead of as a cartesian product; shorter sources wrap around'
+complete -c pmap -s r -l no-run-if-empty -d 'Skip items that are empty or only white space (xargs\' -r)'
 complete -c pmap -l pipe -l spreadstdin -d 'Cut standard input (or the one -a FILE) into blocks of whole records and give each job one block on its stdin, instead of running a job per item'
 complete -c pmap -l pipepart -l pipe-part -d 'Like --pipe, for the file of -a FILE: pmap finds the cuts by seeking, and each job\'s part goes from the file to the job without passing through pmap\'s memory'
 complete -c pmap -l regexp -d 'With --pipe: --recend and --recstart are regular expressions'
@@ -37,6 +41,7 @@ complete -c pmap -l rrs -l remove-rec-sep -l removerecsep -d 'With --pipe: remov
 complete -c pmap -l round-robin -l round -d 'With --pipe: start exactly -j jobs and give each block to whichever is ready, instead of a job per block'
 complete -c pmap -l cat -d 'With --pipe: give each job its block in a temporary file named by {} instead of on stdin (implies --pipe)'
 complete -c pmap -l fifo -d 'With --pipe: give each job its block through a named pipe named by {} (implies --pipe)'
+complete -c pmap -s q -l quote -d 'Never run the command through a shell: run its words as they are, even a lone word with shell syntax in it (GNU parallel\'s -q)'
 complete -c pmap -l shell -d 'Always run the command through the shell ($PMAP_SHELL or /bin/sh)'
 complete -c pmap -l dry-run -l dr -d 'Print each command as it would run, in input order, and run nothing'
 complete -c pmap -s k -l keep-order -d 'Print output in input order, whatever order the jobs finish in'

@@ -83,6 +83,22 @@ pub struct Cli {
     #[arg(short = 'n', long = "max-args", value_name = "N")]
     pub max_args: Option<usize>,
 
+    /// Stop reading each input source at an item equal to STR (xargs' -E)
+    #[arg(short = 'E', value_name = "STR", allow_hyphen_values = true)]
+    pub eof: Option<OsString>,
+
+    /// Skip items that are empty or only white space (xargs' -r)
+    #[arg(short = 'r', long = "no-run-if-empty")]
+    pub no_run_if_empty: bool,
+
+    /// Use SEP instead of ::: to start a list of items
+    #[arg(long = "arg-sep", value_name = "SEP", allow_hyphen_values = true)]
+    pub arg_sep: Option<OsString>,
+
+    /// Use SEP instead of :::: to start a list of files of items
+    #[arg(long = "arg-file-sep", value_name = "SEP", allow_hyphen_values = true)]
+    pub arg_file_sep: Option<OsString>,
+
     /// Cut standard input (or the one -a FILE) into blocks of whole records and give each
     /// job one block on its stdin, instead of running a job per item
     #[arg(long = "pipe", visible_alias = "spreadstdin")]
@@ -122,7 +138,8 @@ pub struct Cli {
     #[arg(long = "rrs", visible_aliases = ["remove-rec-sep", "removerecsep"])]
     pub rrs: bool,
 
-    /// With --pipe: N records per job instead of --block bytes
+    /// N items per job, {1}..{N} empty where the input ran out; 0: run the command with no
+    /// item, once per item (GNU parallel's -N). With --pipe: N records per job
     #[arg(short = 'N', value_name = "N")]
     pub max_records: Option<usize>,
 
@@ -153,6 +170,11 @@ pub struct Cli {
     /// Use STR instead of {} as the replacement string for the items
     #[arg(short = 'I', value_name = "STR", allow_hyphen_values = true)]
     pub replace: Option<String>,
+
+    /// Never run the command through a shell: run its words as they are, even a lone word
+    /// with shell syntax in it (GNU parallel's -q)
+    #[arg(short = 'q', long = "quote", conflicts_with = "shell")]
+    pub quote: bool,
 
     /// Always run the command through the shell ($PMAP_SHELL or /bin/sh)
     #[arg(long = "shell")]

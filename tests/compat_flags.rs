@@ -88,3 +88,85 @@ fn option_values_may_begin_with_a_dash() {
     );
     ok(&["-k", "-d", "-", "echo"], "a-b-", "a\nb\n");
 }
+
+#[test]
+fn end_marker_and_no_run_if_empty_shape_every_source() {
+    // As GNU parallel 20221122: `parallel -k -E b echo ::: a b c` prints "a".
+    ok(&["-k", "-E", "b", "echo", ":::", "a", "b", "c"], "", "a\n");
+    ok(&["-k", "-E", "END", "echo"], "x\nEND\ny\n", "x\n");
+    // `parallel -k -r echo x{}y ::: a '' ' ' b`
+    ok(
+        &["-k", "-r", "echo", "x{}y", ":::", "a", "", " ", "b"],
+        "",
+        "xay\nxby\n",
+    );
+    ok(&["-k", "--no-run-if-empty", "echo"], "\n \t\nz\n", "z\n");
+    // Without -r, blank items are items.
+    ok(&["-k", "echo", "x{}y", ":::", "a", ""], "", "xay\nxy\n");
+}
+
+#[test]
+fn capital_n_is_items_per_job_and_zero_runs_the_command_bare() {
+    // `printf 'a b\n\nc\n' | parallel -k -N0 echo foo`
+    ok(
+        &["-k", "-N0", "echo", "foo"],
+        "a b\n\nc\n",
+        "foo\nfoo\nfoo\n",
+    );
+    // `parallel -k -N2 echo ::: a b c d e` and `... echo {1}-{2} ::: a b c`
+    ok(
+        &["-k", "-N2", "echo", ":::", "a", "b", "c", "d", "e"],
+        "",
+        "a b\nc d\ne\n",
+    );
+    ok(
+        &["-k", "-N2", "echo", "{1}-{2}", ":::", "a", "b", "c"],
+        "",
+        "a-b\nc-\n",
+    );
+    let out = run(&["-n", "2", "-N", "2", "echo", ":::", "a"], "");
+    assert_eq!(out.code, 255, "{out:?}");
+    assert!(out.stderr.starts_with("pmap: ") && out.stderr.lines().count() == 1);
+}
+
+#[test]
+fn separators_of_item_lists_can_be_renamed() {
+    ok(
+        &["-k", "--arg-sep", ",,", "echo", ",,", "a", "b"],
+        "",
+        "a\nb\n",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("items");
+    std::fs::write(&file, "x\ny\n").unwrap();
+    let path = file.to_str().unwrap();
+    ok(
+        &["-k", "--arg-file-sep", "//", "echo", "//", path],
+        "",
+        "x\ny\n",
+    );
+    // With the list separator renamed, ::: is an ordinary word.
+    ok(
+        &["--arg-sep", ",,", "echo", ":::", ",,", "a"],
+        "",
+        "::: a\n",
+    );
+    let out = run(&["--arg-sep", "x", "--arg-file-sep", "x", "echo"], "");
+    assert_eq!(out.code, 255, "{out:?}");
+}
+
+#[test]
+fn quote_runs_a_lone_word_as_a_program_not_a_shell_line() {
+    // Without -q, a lone word with shell syntax is a shell line.
+    ok(&["echo a;echo b"], "x\n", "a\nb x\n");
+    // With -q it is the name of a program, which does not exist.
+    let out = run(&["-q", "echo a;echo b"], "x\n");
+    assert_eq!((out.stdout.as_slice(), out.code), (&b""[..], 1), "{out:?}");
+    assert!(
+        out.stderr.contains("cannot run 'echo a;echo b'"),
+        "{}",
+        out.stderr
+    );
+    let out = run(&["-q", "--shell", "echo"], "x\n");
+    assert_eq!(out.code, 255, "{out:?}");
+}

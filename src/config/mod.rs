@@ -162,7 +162,16 @@ impl Config {
         let control = control_config(&cli)?;
         let remote = remote_config(&cli)?;
         let jobs = values::jobs(cli.jobs.as_deref())?;
-        let (command, sources) = values::split_command(std::mem::take(&mut cli.command));
+        let seps = (
+            cli.arg_sep.as_ref().map_or(&b":::"[..], |s| s.as_bytes()),
+            cli.arg_file_sep
+                .as_ref()
+                .map_or(&b"::::"[..], |s| s.as_bytes()),
+        );
+        if seps.0 == seps.1 {
+            bail!("--arg-sep and --arg-file-sep must differ");
+        }
+        let (command, sources) = values::split_command(std::mem::take(&mut cli.command), seps);
         let mut input = input_config(&cli, sources)?;
         input.pipe = pipe::pipe_config(&cli, jobs, &input.sources)?;
         let template = template_config(&cli, &command, &input)?;
@@ -213,10 +222,17 @@ fn input_config(cli: &Cli, command_sources: Vec<SourceSpec>) -> Result<InputConf
         .as_deref()
         .map(values::parse_colsep)
         .transpose()?;
-    let max_args = match cli.max_args {
-        Some(0) => bail!("-n/--max-args must be at least 1"),
-        Some(n) => n,
-        None => 1,
+    let blocks = cli.pipe || cli.pipepart || cli.cat || cli.fifo || cli.round_robin;
+    // GNU parallel's -N, for items: -n, except that -N0 gives the command no item at all.
+    let per_job = match (cli.max_args, cli.max_records.filter(|_| !blocks)) {
+        (Some(_), Some(_)) => bail!("-n and -N both say how many items a job gets: give one"),
+        (n, None) | (None, n) => n,
+    };
+    let (max_args, no_values) = match (per_job, cli.max_args.is_some()) {
+        (Some(0), true) => bail!("-n/--max-args must be at least 1"),
+        (Some(0), false) => (1, true),
+        (Some(n), _) => (n, false),
+        (None, _) => (1, false),
     };
     Ok(InputConfig {
         sources,
@@ -224,6 +240,9 @@ fn input_config(cli: &Cli, command_sources: Vec<SourceSpec>) -> Result<InputConf
         link: cli.link,
         colsep,
         max_args,
+        no_values,
+        eof: cli.eof.as_ref().map(|s| s.as_bytes().to_vec()),
+        skip_blank: cli.no_run_if_empty,
         pipe: None,
     })
 }
@@ -231,7 +250,7 @@ fn input_config(cli: &Cli, command_sources: Vec<SourceSpec>) -> Result<InputConf
 /// Parses the command (with `-I` and `--shell`) into the jobs' [`Template`].
 fn template_config(cli: &Cli, command: &[OsString], input: &InputConfig) -> Result<Template> {
     let replace = cli.replace.as_deref().map(str::as_bytes);
-    let template = Template::parse(command, replace, cli.shell)?;
+    let template = Template::parse_as(command, replace, cli.shell, cli.quote)?;
     // Without --colsep, a job has a known number of values; {N} beyond it is a mistake.
     let available = input.sources.len().saturating_mul(input.max_args);
     if input.colsep.is_none() && template.max_index() > available {

@@ -67,7 +67,6 @@ fn refuse_block_flags(cli: &Cli) -> Result<()> {
         ("--recstart", cli.recstart.is_some()),
         ("--regexp", cli.regexp),
         ("--rrs", cli.rrs),
-        ("-N", cli.max_records.is_some()),
         ("-L", cli.max_lines.is_some()),
         ("--header", cli.header.is_some()),
     ];

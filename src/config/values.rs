@@ -52,7 +52,12 @@ pub(super) fn file_source(path: PathBuf) -> SourceSpec {
 }
 
 /// Splits the trailing words into the command and its `:::`/`::::` input sources.
-pub(super) fn split_command(words: Vec<OsString>) -> (Vec<OsString>, Vec<SourceSpec>) {
+/// `seps`: what starts a list of items and a list of files (`:::` and `::::`, or
+/// `--arg-sep` and `--arg-file-sep`).
+pub(super) fn split_command(
+    words: Vec<OsString>,
+    seps: (&[u8], &[u8]),
+) -> (Vec<OsString>, Vec<SourceSpec>) {
     enum Mode {
         Command,
         Items,
@@ -63,11 +68,11 @@ pub(super) fn split_command(words: Vec<OsString>) -> (Vec<OsString>, Vec<SourceS
     let mut sources: Vec<SourceSpec> = Vec::new();
     for word in words {
         match word.as_bytes() {
-            b":::" => {
+            w if w == seps.0 => {
                 sources.push(SourceSpec::Inline(Vec::new()));
                 mode = Mode::Items;
             }
-            b"::::" => mode = Mode::Files,
+            w if w == seps.1 => mode = Mode::Files,
             _ => match mode {
                 Mode::Command => command.push(word),
                 Mode::Items => {
@@ -162,7 +167,7 @@ mod tests {
             .iter()
             .map(OsString::from)
             .collect();
-        let (cmd, sources) = split_command(words);
+        let (cmd, sources) = split_command(words, (b":::", b"::::"));
         assert_eq!(cmd, ["echo", "{}"]);
         assert_eq!(
             sources,

@@ -109,6 +109,12 @@ pub struct InputConfig {
     pub link: bool,
     pub colsep: Option<Regex>,
     pub max_args: usize,
+    /// `-N0`: a job per item, with no values.
+    pub no_values: bool,
+    /// `-E STR`: each source ends at an item equal to STR.
+    pub eof: Option<Vec<u8>>,
+    /// `-r`: items that are empty or only white space are skipped.
+    pub skip_blank: bool,
     /// `--pipe`/`--pipepart`: blocks instead of items.
     pub pipe: Option<PipeConfig>,
 }
@@ -185,7 +191,7 @@ fn stdin_size() -> Option<u64> {
 fn open_items(config: &InputConfig) -> Result<ItemJobs> {
     let mut streams: Vec<Items> = Vec::new();
     for spec in &config.sources {
-        streams.push(open_source(spec, config.delimiter)?);
+        streams.push(shaped(open_source(spec, config.delimiter)?, config));
     }
     let mut streams = streams.into_iter();
     let first = streams.next().context("no input source")?;
@@ -202,9 +208,26 @@ fn open_items(config: &InputConfig) -> Result<ItemJobs> {
         records,
         colsep: config.colsep.clone(),
         max_args: config.max_args.max(1),
+        no_values: config.no_values,
         next_seq: 1,
         failed: false,
     })
+}
+
+/// One source's items as `-E` and `-r` shape them: up to the end marker, without blank ones.
+fn shaped(items: Items, config: &InputConfig) -> Items {
+    let items: Items = match config.eof.clone() {
+        Some(eof) => {
+            Box::new(items.take_while(move |item| item.as_ref().map_or(true, |v| *v != eof)))
+        }
+        None => items,
+    };
+    if config.skip_blank {
+        let blank = |v: &[u8]| v.iter().all(u8::is_ascii_whitespace);
+        Box::new(items.filter(move |item| item.as_ref().map_or(true, |v| !blank(v))))
+    } else {
+        items
+    }
 }
 
 fn open_source(spec: &SourceSpec, delimiter: u8) -> Result<Items> {
@@ -285,6 +308,8 @@ pub struct ItemJobs {
     records: Box<dyn Iterator<Item = io::Result<Vec<Vec<u8>>>> + Send>,
     colsep: Option<Regex>,
     max_args: usize,
+    /// `-N0`: the values are dropped; each item still makes a job.
+    no_values: bool,
     next_seq: u64,
     failed: bool,
 }
@@ -322,6 +347,9 @@ impl Iterator for ItemJobs {
         }
         if values.is_empty() {
             return None;
+        }
+        if self.no_values {
+            values.clear();
         }
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -363,6 +391,9 @@ mod tests {
             link: false,
             colsep: None,
             max_args: 1,
+            no_values: false,
+            eof: None,
+            skip_blank: false,
             pipe: None,
         }
     }

@@ -109,10 +109,21 @@ impl Template {
         replace: Option<&[u8]>,
         force_shell: bool,
     ) -> Result<Self, TemplateError> {
+        Self::parse_as(words, replace, force_shell, false)
+    }
+
+    /// [`Template::parse`], with `-q`/`--quote` (`never_shell`): the words are always run
+    /// directly, even a lone word with shell syntax in it.
+    pub fn parse_as(
+        words: &[OsString],
+        replace: Option<&[u8]>,
+        force_shell: bool,
+        never_shell: bool,
+    ) -> Result<Self, TemplateError> {
         let parse = |w: &[u8]| parse_word(w, replace, false);
         let shape = match words {
             [] => Shape::ItemsAreCommands,
-            [one] if force_shell || needs_shell(one.as_bytes()) => {
+            [one] if force_shell || (!never_shell && needs_shell(one.as_bytes())) => {
                 Shape::Shell(ShellLine::new(parse(one.as_bytes())?))
             }
             _ if force_shell => {

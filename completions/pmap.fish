@@ -3,6 +3,7 @@ complete -c pmap -s d -l delimiter -d 'Input items end with DELIM (one byte; `\\
 complete -c pmap -s a -l arg-file -d 'Read items from FILE (repeatable; each file is one input source)' -r -F
 complete -c pmap -l colsep -d 'Split each item into columns {1}, {2}, ... at matches of REGEX' -r
 complete -c pmap -s n -l max-args -d 'Give each job up to N items' -r
+complete -c pmap -s s -l max-chars -d 'With -X or -m: at most N bytes of command line per job [default: what the system allows, less the environment, as xargs computes it]' -r
 complete -c pmap -s E -d 'Stop reading each input source at an item equal to STR (xargs\' -E)' -r
 complete -c pmap -l arg-sep -d 'Use SEP instead of ::: to start a list of items' -r
 complete -c pmap -l arg-file-sep -d 'Use SEP instead of :::: to start a list of files of items' -r
@@ -33,6 +34,8 @@ always\t''
 never\t''"
 complete -c pmap -s 0 -l null -d 'Input items end with NUL instead of newline'
 complete -c pmap -l link -l xapply -d 'Combine several input sources pairwise instead of as a cartesian product; shorter sources wrap around'
+complete -c pmap -s X -d 'As many items per job as fit on the command line, the word around {} repeated for each (`rm -X` style: `-X mv -t dir {}`, `-X echo pre{}post`)'
+complete -c pmap -s m -l xargs -d 'As many items per job as fit on the command line, all in place of {}'
 complete -c pmap -s r -l no-run-if-empty -d 'Skip items that are empty or only white space (xargs\' -r)'
 complete -c pmap -l pipe -l spreadstdin -d 'Cut standard input (or the one -a FILE) into blocks of whole records and give each job one block on its stdin, instead of running a job per item'
 complete -c pmap -l pipepart -l pipe-part -d 'Like --pipe, for the file of -a FILE: pmap finds the cuts by seeking, and each job\'s part goes from the file to the job without passing through pmap\'s memory'

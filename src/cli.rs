@@ -83,6 +83,20 @@ pub struct Cli {
     #[arg(short = 'n', long = "max-args", value_name = "N")]
     pub max_args: Option<usize>,
 
+    /// As many items per job as fit on the command line, the word around {} repeated for
+    /// each (`rm -X` style: `-X mv -t dir {}`, `-X echo pre{}post`)
+    #[arg(short = 'X', conflicts_with = "many")]
+    pub context: bool,
+
+    /// As many items per job as fit on the command line, all in place of {}
+    #[arg(short = 'm', long = "xargs")]
+    pub many: bool,
+
+    /// With -X or -m: at most N bytes of command line per job [default: what the system
+    /// allows, less the environment, as xargs computes it]
+    #[arg(short = 's', long = "max-chars", value_name = "N")]
+    pub max_chars: Option<usize>,
+
     /// Stop reading each input source at an item equal to STR (xargs' -E)
     #[arg(short = 'E', value_name = "STR", allow_hyphen_values = true)]
     pub eof: Option<OsString>,

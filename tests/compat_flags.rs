@@ -170,3 +170,77 @@ fn quote_runs_a_lone_word_as_a_program_not_a_shell_line() {
     let out = run(&["-q", "--shell", "echo"], "x\n");
     assert_eq!(out.code, 255, "{out:?}");
 }
+
+#[test]
+fn x_and_m_pack_as_many_items_as_fit() {
+    // As GNU parallel 20221122: `seq 10 | parallel -k -j1 -s 20 -X echo`.
+    let ten: String = (1..=10).map(|i| format!("{i}\n")).collect();
+    ok(
+        &["-k", "-j1", "-s", "20", "-X", "echo"],
+        &ten,
+        "1 2 3 4 5 6 7\n8 9 10\n",
+    );
+    // `seq 5 | parallel -k -j1 -s 30 -X echo pre{}post`: the word is repeated per item.
+    let five = "1\n2\n3\n4\n5\n";
+    let expected = "pre1post pre2post\npre3post pre4post\npre5post\n";
+    ok(
+        &["-k", "-j1", "-s", "30", "-X", "echo", "pre{}post"],
+        five,
+        expected,
+    );
+    // `-m` (and `--xargs`) put all items in place of {}, joined in a longer word.
+    ok(
+        &["-k", "-j1", "-m", "echo", "pre{}post"],
+        five,
+        "pre1 2 3 4 5post\n",
+    );
+    ok(&["-k", "-j1", "--xargs", "echo"], five, "1 2 3 4 5\n");
+    // The end of the input is shared among the slots: 10 items, -j4, all of them fit.
+    ok(
+        &["-k", "-j4", "-X", "echo"],
+        &ten,
+        "1 2 3\n4 5 6\n7 8\n9 10\n",
+    );
+    // -n still caps a job.
+    ok(
+        &["-k", "-j1", "-n", "4", "-X", "echo"],
+        &ten,
+        "1 2 3 4\n5 6 7 8\n9 10\n",
+    );
+}
+
+#[test]
+fn find_print0_into_x_rm_runs_a_handful_of_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut names = Vec::new();
+    for i in 0..10_000 {
+        let path = dir.path().join(format!("file-{i:05}.tmp"));
+        std::fs::write(&path, "").unwrap();
+        names.extend_from_slice(path.as_os_str().as_encoded_bytes());
+        names.push(0);
+    }
+    let out = run_cmd(pmap().args(["-0", "-X", "-t", "rm"]), names);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let commands = out.stderr.lines().count();
+    assert!((1..10).contains(&commands), "{commands} rm commands");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn packing_refuses_what_it_cannot_do() {
+    for args in [
+        &["-X", "echo a{}b"][..],         // one shell line: no words to repeat
+        &["-s", "100", "echo"],           // -s without -X or -m
+        &["-X", "--pipe", "cat"],         // blocks, not items
+        &["-X", "--colsep", ",", "echo"], // columns split items
+        &["-X", "-m", "echo"],            // one or the other
+    ] {
+        let out = run(args, "a\n");
+        assert_eq!(out.code, 255, "{args:?}: {out:?}");
+        assert!(
+            out.stderr.starts_with("pmap: ") && out.stderr.lines().count() == 1,
+            "{args:?}: {}",
+            out.stderr
+        );
+    }
+}

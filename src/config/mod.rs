@@ -20,6 +20,7 @@ use anyhow::{Result, bail};
 use crate::cli::{Cli, ColorWhen, PoolKind};
 use crate::collect::progress::{ProgressKind, ProgressUnit};
 use crate::halt::Halt;
+use crate::input::pack::Packing;
 use crate::input::{InputConfig, SourceSpec};
 use crate::remote::{RemoteConfig, hosts};
 use crate::template::{TagTemplate, Template};
@@ -174,7 +175,8 @@ impl Config {
         let (command, sources) = values::split_command(std::mem::take(&mut cli.command), seps);
         let mut input = input_config(&cli, sources)?;
         input.pipe = pipe::pipe_config(&cli, jobs, &input.sources)?;
-        let template = template_config(&cli, &command, &input)?;
+        let mut template = template_config(&cli, &command, &input)?;
+        input.pack = packing(&cli, &mut template, jobs, &input)?;
         let output = output_config(&cli, control.retries)?;
         check_pool(&cli, &template, &command, remote.is_some())?;
         Ok(Config {
@@ -243,8 +245,56 @@ fn input_config(cli: &Cli, command_sources: Vec<SourceSpec>) -> Result<InputConf
         no_values,
         eof: cli.eof.as_ref().map(|s| s.as_bytes().to_vec()),
         skip_blank: cli.no_run_if_empty,
+        pack: None,
         pipe: None,
     })
+}
+
+/// `-X`, `-m`: how items are packed into jobs by command-line size; `None` without them.
+fn packing(
+    cli: &Cli,
+    template: &mut Template,
+    slots: usize,
+    input: &InputConfig,
+) -> Result<Option<Packing>> {
+    if !cli.context && !cli.many {
+        if cli.max_chars.is_some() {
+            bail!("-s/--max-chars works with -X or -m, which pack items by size");
+        }
+        return Ok(None);
+    }
+    let flag = if cli.context { "-X" } else { "-m" };
+    if input.pipe.is_some() {
+        bail!("{flag} packs items; with --pipe a job gets a block");
+    }
+    if cli.pool == PoolKind::Process {
+        bail!("{flag} packs items into commands; --pool process workers read one item per line");
+    }
+    if input.colsep.is_some() || input.no_values {
+        bail!("{flag} packs whole items: it does not go with --colsep or -N0");
+    }
+    if cli.context && !template.repeat_words_per_value() {
+        bail!(
+            "-X repeats the word around {{}} for each item, which needs a command of separate \
+             words, not one shell line; use -m"
+        );
+    }
+    let limit = match cli.max_chars {
+        Some(0) => bail!("-s/--max-chars must be at least 1"),
+        Some(n) => n,
+        None => crate::input::pack::system_limit(template),
+    };
+    Ok(Some(Packing {
+        template: template.clone(),
+        limit,
+        slots,
+        pointers: cli.max_chars.is_none(),
+        max_items: if cli.max_args.is_some() || cli.max_records.is_some() {
+            input.max_args
+        } else {
+            usize::MAX
+        },
+    }))
 }
 
 /// Parses the command (with `-I` and `--shell`) into the jobs' [`Template`].

@@ -8,6 +8,7 @@
 
 pub mod blocks;
 mod combine;
+pub mod pack;
 pub mod parts;
 mod records;
 pub mod separator;
@@ -22,6 +23,7 @@ use regex::bytes::Regex;
 
 use blocks::{BlockBytes, BlockJobs, BlockSize, Cutter, DealtJobs, PipeConfig};
 use combine::{Link, Product};
+use pack::{PackedJobs, Packing};
 use parts::{FilePart, PartJobs};
 pub use records::Records;
 
@@ -115,6 +117,8 @@ pub struct InputConfig {
     pub eof: Option<Vec<u8>>,
     /// `-r`: items that are empty or only white space are skipped.
     pub skip_blank: bool,
+    /// `-X`, `-m`: as many items per job as fit on the command line.
+    pub pack: Option<Packing>,
     /// `--pipe`/`--pipepart`: blocks instead of items.
     pub pipe: Option<PipeConfig>,
 }
@@ -126,7 +130,20 @@ type Items = Box<dyn Iterator<Item = io::Result<Vec<u8>>> + Send>;
 pub fn open(config: &InputConfig) -> Result<JobReader> {
     match &config.pipe {
         Some(pipe) => open_blocks(config, pipe),
-        None => open_items(config).map(JobReader::Items),
+        None => {
+            let records = open_records(config)?;
+            Ok(match &config.pack {
+                Some(packing) => JobReader::Packed(PackedJobs::new(records, packing.clone())),
+                None => JobReader::Items(ItemJobs {
+                    records,
+                    colsep: config.colsep.clone(),
+                    max_args: config.max_args.max(1),
+                    no_values: config.no_values,
+                    next_seq: 1,
+                    failed: false,
+                }),
+            })
+        }
     }
 }
 
@@ -187,8 +204,8 @@ fn stdin_size() -> Option<u64> {
     Some((meta.st_size - at).max(0) as u64)
 }
 
-/// The jobs of items: sources, product or link, columns and `-n`.
-fn open_items(config: &InputConfig) -> Result<ItemJobs> {
+/// The records of items (one value per source): sources, product or link.
+fn open_records(config: &InputConfig) -> Result<RecordStream> {
     let mut streams: Vec<Items> = Vec::new();
     for spec in &config.sources {
         streams.push(shaped(open_source(spec, config.delimiter)?, config));
@@ -199,20 +216,14 @@ fn open_items(config: &InputConfig) -> Result<ItemJobs> {
         .map(|s| s.collect::<io::Result<Vec<_>>>())
         .collect::<io::Result<Vec<_>>>()
         .context("cannot read input")?;
-    let records: Box<dyn Iterator<Item = io::Result<Vec<Vec<u8>>>> + Send> = if config.link {
+    Ok(if config.link {
         Box::new(Link::new(first, rest))
     } else {
         Box::new(Product::new(first, rest))
-    };
-    Ok(ItemJobs {
-        records,
-        colsep: config.colsep.clone(),
-        max_args: config.max_args.max(1),
-        no_values: config.no_values,
-        next_seq: 1,
-        failed: false,
     })
 }
+
+type RecordStream = Box<dyn Iterator<Item = io::Result<Vec<Vec<u8>>>> + Send>;
 
 /// One source's items as `-E` and `-r` shape them: up to the end marker, without blank ones.
 fn shaped(items: Items, config: &InputConfig) -> Items {
@@ -257,6 +268,7 @@ fn open_source(spec: &SourceSpec, delimiter: u8) -> Result<Items> {
 /// The stream of jobs, in input order, numbered from 1. After a read error it ends.
 pub enum JobReader {
     Items(ItemJobs),
+    Packed(PackedJobs),
     Blocks(BlockJobs),
     Dealt(DealtJobs),
     Parts(PartJobs),
@@ -269,7 +281,7 @@ impl JobReader {
             JobReader::Blocks(jobs) => jobs.take_notes(),
             JobReader::Dealt(jobs) => jobs.take_notes(),
             JobReader::Parts(jobs) => jobs.take_notes(),
-            JobReader::Items(_) => Vec::new(),
+            JobReader::Items(_) | JobReader::Packed(_) => Vec::new(),
         }
     }
 
@@ -279,7 +291,7 @@ impl JobReader {
         match self {
             JobReader::Blocks(jobs) => jobs.input_size(),
             JobReader::Parts(jobs) => Some(jobs.input_size()),
-            JobReader::Items(_) | JobReader::Dealt(_) => None,
+            JobReader::Items(_) | JobReader::Packed(_) | JobReader::Dealt(_) => None,
         }
     }
 
@@ -296,6 +308,7 @@ impl Iterator for JobReader {
     fn next(&mut self) -> Option<Self::Item> {
         match self {
             JobReader::Items(jobs) => jobs.next(),
+            JobReader::Packed(jobs) => jobs.next(),
             JobReader::Blocks(jobs) => jobs.next(),
             JobReader::Dealt(jobs) => jobs.next(),
             JobReader::Parts(jobs) => jobs.next(),
@@ -305,7 +318,7 @@ impl Iterator for JobReader {
 
 /// Items shaped into jobs.
 pub struct ItemJobs {
-    records: Box<dyn Iterator<Item = io::Result<Vec<Vec<u8>>>> + Send>,
+    records: RecordStream,
     colsep: Option<Regex>,
     max_args: usize,
     /// `-N0`: the values are dropped; each item still makes a job.
@@ -394,6 +407,7 @@ mod tests {
             no_values: false,
             eof: None,
             skip_blank: false,
+            pack: None,
             pipe: None,
         }
     }

@@ -80,6 +80,8 @@ pub struct Template {
     uses_items: bool,
     /// The largest `N` of any `{N…}`, 0 if none.
     max_index: usize,
+    /// `-X`: a word with `{}` in it is repeated once per value.
+    context_replace: bool,
 }
 
 /// What one job contributes to its command.
@@ -161,7 +163,39 @@ impl Template {
             shape,
             uses_items,
             max_index,
+            context_replace: false,
         })
+    }
+
+    /// `-X`: repeat each word that has `{}` (or `{.}`, …) among other text once per value,
+    /// instead of putting all values into one word. Only a command of words has words:
+    /// false (and nothing changes) for a shell line.
+    pub fn repeat_words_per_value(&mut self) -> bool {
+        self.context_replace = matches!(self.shape, Shape::Direct(_));
+        self.context_replace
+    }
+
+    /// The bytes that starting the command for these values takes: each argument and its
+    /// terminating NUL (xargs' `-s` count), and with `pointers` its pointer too (what the
+    /// system's limit on arguments and environment counts).
+    pub fn exec_size(&self, values: &[Vec<u8>], pointers: bool) -> usize {
+        let job = JobContext {
+            values,
+            seq: u64::MAX,
+            slot: 1,
+            host: ":",
+        };
+        let pointer = if pointers {
+            std::mem::size_of::<usize>()
+        } else {
+            0
+        };
+        let arg = |len: usize| len + 1 + pointer;
+        match self.render(job) {
+            Rendered::Argv(argv) => argv.iter().map(|a| arg(a.len())).sum(),
+            // The shell, "-c" and the line.
+            Rendered::ShellLine(line) => arg(line.len()) + arg(16) + arg(2),
+        }
     }
 
     /// The largest `N` used in `{N}`-style replacement strings (0 if none).
@@ -204,7 +238,17 @@ impl Template {
             Shape::Direct(words) => {
                 let mut argv = Vec::with_capacity(words.len() + job.values.len());
                 for word in words {
-                    render_word_into_argv(word, job, &mut argv);
+                    if self.context_replace && repeats(word) {
+                        for value in job.values {
+                            let one = JobContext {
+                                values: std::slice::from_ref(value),
+                                ..job
+                            };
+                            render_word_into_argv(word, one, &mut argv);
+                        }
+                    } else {
+                        render_word_into_argv(word, job, &mut argv);
+                    }
                 }
                 if !self.uses_items {
                     argv.extend(job.values.iter().map(|v| OsString::from_vec(v.clone())));
@@ -263,6 +307,16 @@ fn needs_shell(word: &[u8]) -> bool {
 
 fn append_raw(value: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(value);
+}
+
+/// `-X`: whether `word` is repeated per value: it has `{}` (or a form of it) among other
+/// text. A whole-word `{}` already gives one argument per value.
+fn repeats(word: &Word) -> bool {
+    word.0.len() > 1
+        && word
+            .0
+            .iter()
+            .any(|p| matches!(p, Piece::Replace(Value::All, _)))
 }
 
 fn render_word_into_argv(word: &Word, job: JobContext<'_>, argv: &mut Vec<OsString>) {

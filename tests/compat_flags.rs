@@ -244,3 +244,53 @@ fn packing_refuses_what_it_cannot_do() {
         );
     }
 }
+
+#[test]
+fn plus_separators_link_a_source_to_the_one_before() {
+    // GNU parallel's own example: `parallel echo ::: a b c :::+ 1 2 3 ::: X Y :::+ 11 22`.
+    let args = [
+        "-k", "echo", ":::", "a", "b", "c", ":::+", "1", "2", "3", ":::", "X", "Y", ":::+", "11",
+        "22",
+    ];
+    let expected = "a 1 X 11\na 1 Y 22\nb 2 X 11\nb 2 Y 22\nc 3 X 11\nc 3 Y 22\n";
+    ok(&args, "", expected);
+    // Unlike --link, the shortest source sets the length: no wrapping.
+    ok(
+        &["-k", "echo", ":::", "a", "b", "c", ":::+", "1", "2"],
+        "",
+        "a 1\nb 2\n",
+    );
+    ok(
+        &[
+            "-k", "--link", "echo", ":::", "a", "b", "c", ":::", "1", "2",
+        ],
+        "",
+        "a 1\nb 2\nc 1\n",
+    );
+    // ::::+ links a file; with --arg-sep the plus goes after the new separator.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("n");
+    std::fs::write(&file, "1\n2\n").unwrap();
+    let path = file.to_str().unwrap();
+    ok(
+        &["-k", "echo", ":::", "a", "b", "::::+", path, ":::", "x"],
+        "",
+        "a 1 x\nb 2 x\n",
+    );
+    ok(
+        &[
+            "-k",
+            "--arg-sep",
+            ",,",
+            "echo",
+            ",,",
+            "a",
+            "b",
+            ",,+",
+            "1",
+            "2",
+        ],
+        "",
+        "a 1\nb 2\n",
+    );
+}

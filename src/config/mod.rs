@@ -172,8 +172,9 @@ impl Config {
         if seps.0 == seps.1 {
             bail!("--arg-sep and --arg-file-sep must differ");
         }
-        let (command, sources) = values::split_command(std::mem::take(&mut cli.command), seps);
-        let mut input = input_config(&cli, sources)?;
+        let (command, sources, linked) =
+            values::split_command(std::mem::take(&mut cli.command), seps);
+        let mut input = input_config(&cli, sources, linked)?;
         input.pipe = pipe::pipe_config(&cli, jobs, &input.sources)?;
         let mut template = template_config(&cli, &command, &input)?;
         input.pack = packing(&cli, &mut template, jobs, &input)?;
@@ -200,7 +201,11 @@ impl Config {
 
 /// The input sources (`-a` files first, then those after the command; standard input if
 /// none), `-d`/`-0`, `--colsep`, `-n` and `--link`.
-fn input_config(cli: &Cli, command_sources: Vec<SourceSpec>) -> Result<InputConfig> {
+fn input_config(
+    cli: &Cli,
+    command_sources: Vec<SourceSpec>,
+    command_linked: Vec<bool>,
+) -> Result<InputConfig> {
     let delimiter = match (&cli.delimiter, cli.null) {
         (Some(d), _) => parse_delimiter(d.as_bytes())?,
         (None, true) => 0,
@@ -212,6 +217,8 @@ fn input_config(cli: &Cli, command_sources: Vec<SourceSpec>) -> Result<InputConf
         .cloned()
         .map(values::file_source)
         .collect();
+    let mut linked = vec![false; sources.len()];
+    linked.extend(command_linked);
     sources.extend(command_sources);
     if sources.is_empty() {
         sources.push(SourceSpec::Stdin);
@@ -240,6 +247,7 @@ fn input_config(cli: &Cli, command_sources: Vec<SourceSpec>) -> Result<InputConf
         sources,
         delimiter,
         link: cli.link,
+        linked,
         colsep,
         max_args,
         no_values,

@@ -53,11 +53,13 @@ pub(super) fn file_source(path: PathBuf) -> SourceSpec {
 
 /// Splits the trailing words into the command and its `:::`/`::::` input sources.
 /// `seps`: what starts a list of items and a list of files (`:::` and `::::`, or
-/// `--arg-sep` and `--arg-file-sep`).
+/// `--arg-sep` and `--arg-file-sep`); either with a `+` after it (`:::+`) starts a source
+/// linked to the one before. Returns the command, the sources, and per source whether it is
+/// so linked.
 pub(super) fn split_command(
     words: Vec<OsString>,
     seps: (&[u8], &[u8]),
-) -> (Vec<OsString>, Vec<SourceSpec>) {
+) -> (Vec<OsString>, Vec<SourceSpec>, Vec<bool>) {
     enum Mode {
         Command,
         Items,
@@ -66,13 +68,21 @@ pub(super) fn split_command(
     let mut mode = Mode::Command;
     let mut command = Vec::new();
     let mut sources: Vec<SourceSpec> = Vec::new();
+    let mut linked: Vec<bool> = Vec::new();
+    // `::::+`: the next file is linked to the source before it.
+    let mut link_next = false;
+    let plus = |w: &[u8], sep: &[u8]| w.strip_suffix(b"+") == Some(sep);
     for word in words {
         match word.as_bytes() {
-            w if w == seps.0 => {
+            w if w == seps.0 || plus(w, seps.0) => {
                 sources.push(SourceSpec::Inline(Vec::new()));
+                linked.push(w != seps.0);
                 mode = Mode::Items;
             }
-            w if w == seps.1 => mode = Mode::Files,
+            w if w == seps.1 || plus(w, seps.1) => {
+                link_next = w != seps.1;
+                mode = Mode::Files;
+            }
             _ => match mode {
                 Mode::Command => command.push(word),
                 Mode::Items => {
@@ -80,11 +90,14 @@ pub(super) fn split_command(
                         items.push(word.into_vec());
                     }
                 }
-                Mode::Files => sources.push(file_source(PathBuf::from(word))),
+                Mode::Files => {
+                    sources.push(file_source(PathBuf::from(word)));
+                    linked.push(std::mem::take(&mut link_next));
+                }
             },
         }
     }
-    (command, sources)
+    (command, sources, linked)
 }
 
 /// Parses `-j`: `N`, `N%`, `+N`, `-N`, or `0` (as many as the input allows, bounded by
@@ -167,7 +180,7 @@ mod tests {
             .iter()
             .map(OsString::from)
             .collect();
-        let (cmd, sources) = split_command(words, (b":::", b"::::"));
+        let (cmd, sources, _) = split_command(words, (b":::", b"::::"));
         assert_eq!(cmd, ["echo", "{}"]);
         assert_eq!(
             sources,

@@ -6,16 +6,20 @@ use std::io;
 type Items = Box<dyn Iterator<Item = io::Result<Vec<u8>>> + Send>;
 type Record = Vec<Vec<u8>>;
 
-/// The cartesian product of a streamed first source and the held rest.
+/// The cartesian product of a streamed first group of sources and the held rest (each a
+/// group's records), each record the concatenation of one record of every group.
 pub struct Product {
-    first: Items,
-    rest: Vec<Vec<Vec<u8>>>,
-    current: Option<Vec<u8>>,
+    first: Records,
+    rest: Vec<Vec<Record>>,
+    current: Option<Record>,
     odometer: Vec<usize>,
 }
 
+/// Records as they stream.
+pub type Records = Box<dyn Iterator<Item = io::Result<Record>> + Send>;
+
 impl Product {
-    pub fn new(first: Items, rest: Vec<Vec<Vec<u8>>>) -> Self {
+    pub fn new(first: Records, rest: Vec<Vec<Record>>) -> Self {
         let odometer = vec![0; rest.len()];
         Product {
             first,
@@ -46,18 +50,17 @@ impl Iterator for Product {
             return None;
         }
         if self.rest.is_empty() {
-            return self.first.next().map(|r| r.map(|v| vec![v]));
+            return self.first.next();
         }
         if self.current.is_none() {
             match self.first.next()? {
-                Ok(v) => self.current = Some(v),
+                Ok(record) => self.current = Some(record),
                 Err(e) => return Some(Err(e)),
             }
         }
-        let mut record = Vec::with_capacity(self.rest.len() + 1);
-        record.push(self.current.clone().unwrap_or_default());
-        for (source, &pos) in self.rest.iter().zip(&self.odometer) {
-            record.push(source[pos].clone());
+        let mut record = self.current.clone().unwrap_or_default();
+        for (group, &pos) in self.rest.iter().zip(&self.odometer) {
+            record.extend(group[pos].iter().cloned());
         }
         if self.advance() {
             self.current = None;
@@ -160,10 +163,24 @@ mod tests {
 
     #[test]
     fn product_varies_the_last_source_fastest() {
-        let p = Product::new(items(&["a", "b"]), vec![held(&["1", "2"]), held(&["x"])]);
+        let single =
+            |xs: &[&str]| -> Vec<Record> { held(xs).into_iter().map(|v| vec![v]).collect() };
+        let first = |xs: &[&str]| -> Records { Box::new(items(xs).map(|i| i.map(|v| vec![v]))) };
+        let p = Product::new(
+            first(&["a", "b"]),
+            vec![single(&["1", "2"]), single(&["x"])],
+        );
         assert_eq!(strings(p), ["a 1 x", "a 2 x", "b 1 x", "b 2 x"]);
-        let empty = Product::new(items(&["a"]), vec![held(&[])]);
+        let empty = Product::new(first(&["a"]), vec![single(&[])]);
         assert_eq!(strings(empty).len(), 0);
+    }
+
+    #[test]
+    fn groups_of_linked_sources_multiply_as_wholes() {
+        let first: Records = Box::new(Link::new(items(&["a", "b"]), vec![held(&["1", "2"])]));
+        let second = vec![held(&["x"]), held(&["y"])];
+        let p = Product::new(first, vec![second]);
+        assert_eq!(strings(p), ["a 1 x", "a 1 y", "b 2 x", "b 2 y"]);
     }
 
     #[test]

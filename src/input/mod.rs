@@ -109,6 +109,8 @@ pub struct InputConfig {
     pub sources: Vec<SourceSpec>,
     pub delimiter: u8,
     pub link: bool,
+    /// Per source: linked to the one before it (`:::+`, `::::+`).
+    pub linked: Vec<bool>,
     pub colsep: Option<Regex>,
     pub max_args: usize,
     /// `-N0`: a job per item, with no values.
@@ -216,10 +218,55 @@ fn open_records(config: &InputConfig) -> Result<RecordStream> {
         .map(|s| s.collect::<io::Result<Vec<_>>>())
         .collect::<io::Result<Vec<_>>>()
         .context("cannot read input")?;
-    Ok(if config.link {
-        Box::new(Link::new(first, rest))
+    // Groups of sources linked together (`--link`: all; `:::+`: with the one before), the
+    // first group streamed with the first source, multiplied as wholes.
+    let linked = |i: usize| config.link || config.linked.get(i).copied().unwrap_or(false);
+    let mut groups: Vec<Vec<Vec<Vec<u8>>>> = Vec::new();
+    let mut first_group = Vec::new();
+    for (k, items) in rest.into_iter().enumerate() {
+        let i = k + 1;
+        match groups.last_mut() {
+            None if linked(i) => first_group.push(items),
+            Some(group) if linked(i) => group.push(items),
+            _ => groups.push(vec![items]),
+        }
+    }
+    // `--link` wraps shorter sources around; `:::+` stops at the shortest (as GNU parallel).
+    let wrap = config.link;
+    let first: RecordStream = if first_group.is_empty() {
+        Box::new(first.map(|item| item.map(|v| vec![v])))
+    } else if wrap {
+        Box::new(Link::new(first, first_group))
     } else {
-        Box::new(Product::new(first, rest))
+        Box::new(zip_shortest(first, first_group))
+    };
+    let rest: Vec<Vec<Vec<Vec<u8>>>> = groups
+        .into_iter()
+        .map(|mut group| {
+            let first: Items = Box::new(group.remove(0).into_iter().map(Ok));
+            if wrap {
+                Link::new(first, group).filter_map(Result::ok).collect()
+            } else {
+                zip_shortest(first, group).filter_map(Result::ok).collect()
+            }
+        })
+        .collect();
+    Ok(Box::new(Product::new(first, rest)))
+}
+
+/// `:::+`: the i-th record takes the i-th value of every source, as long as all have one.
+fn zip_shortest(
+    first: Items,
+    rest: Vec<Vec<Vec<u8>>>,
+) -> impl Iterator<Item = io::Result<Vec<Vec<u8>>>> + Send {
+    let shortest = rest.iter().map(Vec::len).min().unwrap_or(usize::MAX);
+    first.zip(0..shortest).map(move |(item, i)| {
+        item.map(|v| {
+            let mut record = Vec::with_capacity(rest.len() + 1);
+            record.push(v);
+            record.extend(rest.iter().map(|source| source[i].clone()));
+            record
+        })
     })
 }
 
@@ -402,6 +449,7 @@ mod tests {
             sources,
             delimiter: b'\n',
             link: false,
+            linked: Vec::new(),
             colsep: None,
             max_args: 1,
             no_values: false,

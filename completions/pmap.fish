@@ -22,7 +22,7 @@ complete -c pmap -l max-tasks -d 'With --pool process: replace each worker after
 complete -c pmap -l pool-window -d 'With --pool process: send each worker up to N items ahead of their answers (default: automatic, from 1 for slow items up to 256 for fast ones)' -r
 complete -c pmap -l timeout -d 'End a job that runs longer than DURATION (30, 1.5s, 500ms, 2m, 1h): SIGTERM to its process group, then SIGKILL after the kill grace; the job fails' -r
 complete -c pmap -l kill-grace -d 'How long a job gets between SIGTERM and SIGKILL [default: 2s]' -r
-complete -c pmap -l retries -d 'Run a failed job up to N more times; only its last attempt\'s output is printed' -r
+complete -c pmap -l retries -d 'Try a failed job up to N times in all (GNU parallel\'s meaning; 0 and 1: no retry); only its last attempt\'s output is printed' -r
 complete -c pmap -l delay -d 'Wait at least DURATION between job starts' -r
 complete -c pmap -l halt -d 'When to stop early: never, or now,COND / soon,COND with COND fail=N, success=N, done=N or the same with N% (e.g. --halt now,fail=1)' -r
 complete -c pmap -l joblog -l jl -d 'Log each finished job to FILE, in GNU parallel\'s joblog format' -r -F

@@ -258,7 +258,8 @@ pub struct Cli {
     #[arg(long = "kill-grace", value_name = "DURATION")]
     pub kill_grace: Option<String>,
 
-    /// Run a failed job up to N more times; only its last attempt's output is printed
+    /// Try a failed job up to N times in all (GNU parallel's meaning; 0 and 1: no retry);
+    /// only its last attempt's output is printed
     #[arg(long = "retries", value_name = "N")]
     pub retries: Option<u32>,
 

@@ -294,3 +294,18 @@ fn plus_separators_link_a_source_to_the_one_before() {
         "a 1\nb 2\n",
     );
 }
+
+#[test]
+fn retries_counts_attempts_in_all_as_gnu_parallel() {
+    // `parallel --retries N` makes N attempts in all (checked by hand with 20221122).
+    let dir = tempfile::tempdir().unwrap();
+    let count = dir.path().join("count");
+    let script = format!("echo x >> {}; exit 1", count.display());
+    for (n, attempts) in [("0", 1), ("1", 1), ("2", 2), ("3", 3)] {
+        let _ = std::fs::remove_file(&count);
+        let out = run(&["--retries", n, &script, ":::", "a"], "");
+        assert_eq!(out.code, 1, "{out:?}");
+        let made = std::fs::read_to_string(&count).unwrap().lines().count();
+        assert_eq!(made, attempts, "--retries {n}");
+    }
+}

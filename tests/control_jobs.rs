@@ -236,7 +236,7 @@ fn retries_runs_a_failing_job_three_times_and_prints_the_last_attempt() {
         dir.path(),
         &[
             "--retries",
-            "2",
+            "3",
             "sh",
             "-c",
             "echo x >> attempts; n=$(wc -l < attempts); echo out $n; echo err $n >&2; exit 1",
@@ -281,7 +281,7 @@ fn retries_are_per_job() {
         &[
             "-k",
             "--retries",
-            "1",
+            "2",
             "sh",
             "-c",
             "echo $1 >> attempts; echo $1; [ $1 != bad ]",

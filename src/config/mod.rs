@@ -467,7 +467,9 @@ fn control_config(cli: &Cli) -> Result<ControlConfig> {
     Ok(ControlConfig {
         timeout,
         kill_grace: duration("--kill-grace", &cli.kill_grace)?.unwrap_or(DEFAULT_KILL_GRACE),
-        retries: cli.retries.unwrap_or(0),
+        // `--retries N` is N attempts in all, as in GNU parallel; pmap counts the ones after
+        // the first.
+        retries: cli.retries.map_or(0, |n| n.saturating_sub(1)),
         delay: duration("--delay", &cli.delay)?,
         halt: cli.halt.as_deref().map(Halt::parse).transpose()?.flatten(),
         joblog: cli.joblog.clone(),

@@ -92,7 +92,7 @@ fn check_combinations(cli: &Cli) -> Result<()> {
     if cli.round_robin && cli.pipepart {
         refuse("--round-robin works with --pipe, not --pipepart")?;
     }
-    if cli.round_robin && cli.retries.is_some_and(|n| n > 0) {
+    if cli.round_robin && cli.retries.is_some_and(|n| n > 1) {
         refuse("--retries does not work with --round-robin: the blocks a job was fed are gone")?;
     }
     if cli.pipepart {

@@ -89,7 +89,7 @@ fn retries_run_until_an_attempt_succeeds() {
 
 #[test]
 fn retries_stop_when_they_run_out_and_the_last_attempt_is_the_result() {
-    let (env, _events) = env(&["--retries", "2", "true", ":::", "x"]);
+    let (env, _events) = env(&["--retries", "3", "true", ":::", "x"]);
     let mut executor = flaky(10, false);
     let result = run_job(job(1, "v"), &mut executor, &env, &mut || {}).unwrap();
     assert_eq!((result.attempts, result.status), (3, JobStatus::Exited(1)));

@@ -27,6 +27,7 @@ Register-ArgumentCompleter -Native -CommandName 'pmap' -ScriptBlock {
             [CompletionResult]::new('--delimiter', '--delimiter', [CompletionResultType]::ParameterName, 'Input items end with DELIM (one byte; `\n`, `\t`, `\0` and `\\` escapes accepted)')
             [CompletionResult]::new('-a', '-a', [CompletionResultType]::ParameterName, 'Read items from FILE (repeatable; each file is one input source)')
             [CompletionResult]::new('--arg-file', '--arg-file', [CompletionResultType]::ParameterName, 'Read items from FILE (repeatable; each file is one input source)')
+            [CompletionResult]::new('--trim', '--trim', [CompletionResultType]::ParameterName, 'Trim white space off items (or, with --colsep, off each column): n (none), l, r, or lr [default: lr with --colsep, else n]')
             [CompletionResult]::new('--colsep', '--colsep', [CompletionResultType]::ParameterName, 'Split each item into columns {1}, {2}, ... at matches of REGEX')
             [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Give each job up to N items')
             [CompletionResult]::new('--max-args', '--max-args', [CompletionResultType]::ParameterName, 'Give each job up to N items')

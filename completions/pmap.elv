@@ -24,6 +24,7 @@ set edit:completion:arg-completer[pmap] = {|@words|
             cand --delimiter 'Input items end with DELIM (one byte; `\n`, `\t`, `\0` and `\\` escapes accepted)'
             cand -a 'Read items from FILE (repeatable; each file is one input source)'
             cand --arg-file 'Read items from FILE (repeatable; each file is one input source)'
+            cand --trim 'Trim white space off items (or, with --colsep, off each column): n (none), l, r, or lr [default: lr with --colsep, else n]'
             cand --colsep 'Split each item into columns {1}, {2}, ... at matches of REGEX'
             cand -n 'Give each job up to N items'
             cand --max-args 'Give each job up to N items'

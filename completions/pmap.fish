@@ -1,6 +1,11 @@
 complete -c pmap -s j -l jobs -d 'Run at most N jobs at once: N, N% of the CPUs, +N or -N relative to the CPUs, or 0 for as many as the input allows [default: number of CPUs]' -r
 complete -c pmap -s d -l delimiter -d 'Input items end with DELIM (one byte; `\\n`, `\\t`, `\\0` and `\\\\` escapes accepted)' -r
 complete -c pmap -s a -l arg-file -d 'Read items from FILE (repeatable; each file is one input source)' -r -F
+complete -c pmap -l trim -d 'Trim white space off items (or, with --colsep, off each column): n (none), l, r, or lr [default: lr with --colsep, else n]' -r -f -a "n\t''
+l\t''
+r\t''
+lr\t''
+rl\t''"
 complete -c pmap -l colsep -d 'Split each item into columns {1}, {2}, ... at matches of REGEX' -r
 complete -c pmap -s n -l max-args -d 'Give each job up to N items' -r
 complete -c pmap -s s -l max-chars -d 'With -X or -m: at most N bytes of command line per job [default: what the system allows, less the environment, as xargs computes it]' -r

@@ -75,6 +75,11 @@ pub struct Cli {
     #[arg(long = "link", visible_alias = "xapply")]
     pub link: bool,
 
+    /// Trim white space off items (or, with --colsep, off each column): n (none), l, r, or
+    /// lr [default: lr with --colsep, else n]
+    #[arg(long = "trim", value_name = "n|l|r|lr", value_parser = ["n", "l", "r", "lr", "rl"])]
+    pub trim: Option<String>,
+
     /// Split each item into columns {1}, {2}, ... at matches of REGEX
     #[arg(long = "colsep", value_name = "REGEX", allow_hyphen_values = true)]
     pub colsep: Option<String>,

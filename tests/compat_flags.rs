@@ -309,3 +309,51 @@ fn retries_counts_attempts_in_all_as_gnu_parallel() {
         assert_eq!(made, attempts, "--retries {n}");
     }
 }
+
+#[test]
+fn delimiter_splits_command_line_items_and_escapes_work_in_tags() {
+    // `parallel -k -d , echo ::: 'a,' 'b,,c'`
+    ok(
+        &["-k", "-d", ",", "echo", ":::", "a,", "b,,c"],
+        "",
+        "a\n\nb\n\nc\n",
+    );
+    // `parallel -k --tagstring 'a\tb' echo ::: x`
+    ok(
+        &["-k", "--tagstring", "a\\tb", "echo", ":::", "x"],
+        "",
+        "a\tb\tx\n",
+    );
+    ok(&["-k", "-d", "\\t", "echo"], "a\tb\t", "a\nb\n");
+}
+
+#[test]
+fn colsep_trims_columns_and_trim_chooses_the_ends() {
+    // As GNU parallel 20221122 prints each of these.
+    ok(&["echo", "x{}x", ":::", " a "], "", "x a x\n");
+    ok(&["--trim", "lr", "echo", "x{}x", ":::", " a "], "", "xax\n");
+    ok(&["--trim", "l", "echo", "x{}x", ":::", " a "], "", "xa x\n");
+    ok(
+        &["--colsep", ",", "echo", "x{1}x{2}x", ":::", " a , b "],
+        "",
+        "xaxbx\n",
+    );
+    let right = [
+        "--colsep",
+        ",",
+        "--trim",
+        "r",
+        "echo",
+        "x{1}x{2}x",
+        ":::",
+        " a , b ",
+    ];
+    ok(&right, "", "x ax bx\n");
+    ok(
+        &[
+            "--colsep", ",", "--trim", "n", "echo", "x{2}x", ":::", "a, b ",
+        ],
+        "",
+        "x b x\n",
+    );
+}

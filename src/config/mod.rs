@@ -21,7 +21,7 @@ use crate::cli::{Cli, ColorWhen, PoolKind};
 use crate::collect::progress::{ProgressKind, ProgressUnit};
 use crate::halt::Halt;
 use crate::input::pack::Packing;
-use crate::input::{InputConfig, SourceSpec};
+use crate::input::{InputConfig, SourceSpec, Trim};
 use crate::remote::{RemoteConfig, hosts};
 use crate::template::{TagTemplate, Template};
 
@@ -152,6 +152,29 @@ impl OutputConfig {
     }
 }
 
+/// `\t`, `\n`, `\0` and `\\` in `text`; any other backslash stays as it is.
+fn unescape_bytes(text: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut bytes = text.iter().copied().peekable();
+    while let Some(b) = bytes.next() {
+        let escaped = match (b, bytes.peek()) {
+            (b'\\', Some(b't')) => Some(b'\t'),
+            (b'\\', Some(b'n')) => Some(b'\n'),
+            (b'\\', Some(b'0')) => Some(0),
+            (b'\\', Some(b'\\')) => Some(b'\\'),
+            _ => None,
+        };
+        match escaped {
+            Some(e) => {
+                bytes.next();
+                out.push(e);
+            }
+            None => out.push(b),
+        }
+    }
+    out
+}
+
 impl Config {
     /// `--pipe`: how jobs get their blocks; `None` without blocks.
     pub fn block_delivery(&self) -> Option<crate::input::blocks::Delivery> {
@@ -219,6 +242,16 @@ fn input_config(
         .collect();
     let mut linked = vec![false; sources.len()];
     linked.extend(command_linked);
+    // GNU parallel's -d splits `:::` items too (not -0: an argument cannot hold a NUL).
+    let command_sources = command_sources.into_iter().map(|source| match source {
+        SourceSpec::Inline(items) if cli.delimiter.is_some() => SourceSpec::Inline(
+            items
+                .iter()
+                .flat_map(|item| item.split(|&b| b == delimiter).map(<[u8]>::to_vec))
+                .collect(),
+        ),
+        other => other,
+    });
     sources.extend(command_sources);
     if sources.is_empty() {
         sources.push(SourceSpec::Stdin);
@@ -253,6 +286,14 @@ fn input_config(
         no_values,
         eof: cli.eof.as_ref().map(|s| s.as_bytes().to_vec()),
         skip_blank: cli.no_run_if_empty,
+        trim: match cli.trim.as_deref() {
+            Some("l") => Trim::Left,
+            Some("r") => Trim::Right,
+            Some("lr" | "rl") => Trim::Both,
+            Some(_) => Trim::None,
+            None if cli.colsep.is_some() => Trim::Both,
+            None => Trim::None,
+        },
         pack: None,
         pipe: None,
     })
@@ -329,7 +370,8 @@ fn template_config(cli: &Cli, command: &[OsString], input: &InputConfig) -> Resu
 fn output_config(cli: &Cli, retries: u32) -> Result<OutputConfig> {
     let replace = cli.replace.as_deref().map(str::as_bytes);
     let tag = match (&cli.tagstring, cli.tag) {
-        (Some(s), _) => Some(TagTemplate::parse(s.as_bytes(), replace)?),
+        // `\t`, `\n`, `\0` and `\\` as in GNU parallel (no replacement string has a backslash).
+        (Some(s), _) => Some(TagTemplate::parse(&unescape_bytes(s.as_bytes()), replace)?),
         (None, true) => Some(TagTemplate::values()),
         (None, false) => None,
     };

@@ -103,6 +103,27 @@ pub enum SourceSpec {
     Inline(Vec<Vec<u8>>),
 }
 
+/// `--trim`: which ends of a value lose their white space.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trim {
+    None,
+    Left,
+    Right,
+    Both,
+}
+
+impl Trim {
+    /// `value` with white space trimmed off as asked.
+    pub fn apply(self, value: &[u8]) -> &[u8] {
+        match self {
+            Trim::None => value,
+            Trim::Left => value.trim_ascii_start(),
+            Trim::Right => value.trim_ascii_end(),
+            Trim::Both => value.trim_ascii(),
+        }
+    }
+}
+
 /// How the input is read and shaped into jobs.
 #[derive(Debug, Clone)]
 pub struct InputConfig {
@@ -119,6 +140,8 @@ pub struct InputConfig {
     pub eof: Option<Vec<u8>>,
     /// `-r`: items that are empty or only white space are skipped.
     pub skip_blank: bool,
+    /// `--trim`: white space trimmed off items, or with `--colsep` off each column.
+    pub trim: Trim,
     /// `-X`, `-m`: as many items per job as fit on the command line.
     pub pack: Option<Packing>,
     /// `--pipe`/`--pipepart`: blocks instead of items.
@@ -139,6 +162,7 @@ pub fn open(config: &InputConfig) -> Result<JobReader> {
                 None => JobReader::Items(ItemJobs {
                     records,
                     colsep: config.colsep.clone(),
+                    trim: config.trim,
                     max_args: config.max_args.max(1),
                     no_values: config.no_values,
                     next_seq: 1,
@@ -280,11 +304,17 @@ fn shaped(items: Items, config: &InputConfig) -> Items {
         }
         None => items,
     };
-    if config.skip_blank {
+    let items: Items = if config.skip_blank {
         let blank = |v: &[u8]| v.iter().all(u8::is_ascii_whitespace);
         Box::new(items.filter(move |item| item.as_ref().map_or(true, |v| !blank(v))))
     } else {
         items
+    };
+    // With --colsep, the columns are trimmed instead (`ItemJobs::split_columns`).
+    match config.trim {
+        Trim::None => items,
+        _ if config.colsep.is_some() => items,
+        trim => Box::new(items.map(move |item| item.map(|v| trim.apply(&v).to_vec()))),
     }
 }
 
@@ -367,6 +397,7 @@ impl Iterator for JobReader {
 pub struct ItemJobs {
     records: RecordStream,
     colsep: Option<Regex>,
+    trim: Trim,
     max_args: usize,
     /// `-N0`: the values are dropped; each item still makes a job.
     no_values: bool,
@@ -379,8 +410,9 @@ impl ItemJobs {
         match &self.colsep {
             None => values.extend(record),
             Some(re) => {
+                let trim = self.trim;
                 for value in record {
-                    values.extend(re.split(&value).map(<[u8]>::to_vec));
+                    values.extend(re.split(&value).map(|c| trim.apply(c).to_vec()));
                 }
             }
         }
@@ -455,6 +487,7 @@ mod tests {
             no_values: false,
             eof: None,
             skip_blank: false,
+            trim: Trim::None,
             pack: None,
             pipe: None,
         }

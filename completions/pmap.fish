@@ -16,7 +16,7 @@ complete -c pmap -l block -l block-size -d 'With --pipe: blocks of at most SIZE 
 complete -c pmap -l recend -d 'With --pipe: records end with STR (`\\n`, `\\t`, `\\r`, `\\0`, `\\\\`, `\\xHH` escapes) [default: \\n, or nothing if --recstart is given]' -r
 complete -c pmap -l recstart -d 'With --pipe: records start with STR (escapes as for --recend)' -r
 complete -c pmap -s N -d 'N items per job, {1}..{N} empty where the input ran out; 0: run the command with no item, once per item (GNU parallel\'s -N). With --pipe: N records per job' -r
-complete -c pmap -s L -l max-lines -d 'With --pipe: N lines make one record (a block never splits a group of N lines)' -r
+complete -c pmap -s L -l max-lines -d 'N lines per job, a line ending in a blank continued by the next (xargs\' -L); with --pipe: N lines make one record (a block never splits a group of N lines)' -r
 complete -c pmap -l header -d 'With --pipe: the first N lines (`:` for one, or the lines a regex matches at the start) are the header, given at the start of every block' -r
 complete -c pmap -s I -d 'Use STR instead of {} as the replacement string for the items' -r
 complete -c pmap -l tagstring -d 'Start every output line with STR (replacement strings allowed, and {host} for the host that ran the job) and a TAB' -r

@@ -162,7 +162,8 @@ pub struct Cli {
     #[arg(short = 'N', value_name = "N")]
     pub max_records: Option<usize>,
 
-    /// With --pipe: N lines make one record (a block never splits a group of N lines)
+    /// N lines per job, a line ending in a blank continued by the next (xargs' -L); with
+    /// --pipe: N lines make one record (a block never splits a group of N lines)
     #[arg(short = 'L', long = "max-lines", value_name = "N")]
     pub max_lines: Option<usize>,
 

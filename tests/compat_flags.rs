@@ -357,3 +357,29 @@ fn colsep_trims_columns_and_trim_chooses_the_ends() {
         "x b x\n",
     );
 }
+
+#[test]
+fn capital_l_and_n_repeat_a_word_per_item_as_gnu_parallel() {
+    let input = "a b\nc\nd\n\ne \nf\n";
+    // `parallel -k -L2 echo x{}x`: two lines per job; "e " ends in a blank, so "f" continues
+    // it; a word with {} in it is repeated per item.
+    ok(
+        &["-k", "-L2", "echo", "x{}x"],
+        input,
+        "xa bx xcx\nxdx xx\nxe fx\n",
+    );
+    // `parallel -k -N2 echo x{}x`: no continuation.
+    ok(
+        &["-k", "-N2", "echo", "x{}x"],
+        input,
+        "xa bx xcx\nxdx xx\nxe x xfx\n",
+    );
+    // `parallel -k -n2 echo x{}x`: the values share the word.
+    ok(
+        &["-k", "-n2", "echo", "x{}x"],
+        input,
+        "xa b cx\nxd x\nxe  fx\n",
+    );
+    let out = run(&["-L", "2", "-n", "2", "echo"], "a\n");
+    assert_eq!(out.code, 255, "{out:?}");
+}

@@ -200,6 +200,12 @@ impl Config {
         let mut input = input_config(&cli, sources, linked)?;
         input.pipe = pipe::pipe_config(&cli, jobs, &input.sources)?;
         let mut template = template_config(&cli, &command, &input)?;
+        // GNU parallel's -N and -L repeat a word with {} in it per item, as -X does (for a
+        // command of words; a shell line has none to repeat).
+        let blocks = input.pipe.is_some();
+        if !blocks && (cli.max_records.is_some_and(|n| n > 0) || cli.max_lines.is_some()) {
+            template.repeat_words_per_value();
+        }
         input.pack = packing(&cli, &mut template, jobs, &input)?;
         let output = output_config(&cli, control.retries)?;
         check_pool(&cli, &template, &command, remote.is_some())?;
@@ -266,10 +272,16 @@ fn input_config(
         .transpose()?;
     let blocks = cli.pipe || cli.pipepart || cli.cat || cli.fifo || cli.round_robin;
     // GNU parallel's -N, for items: -n, except that -N0 gives the command no item at all.
-    let per_job = match (cli.max_args, cli.max_records.filter(|_| !blocks)) {
-        (Some(_), Some(_)) => bail!("-n and -N both say how many items a job gets: give one"),
-        (n, None) | (None, n) => n,
-    };
+    // -L N, for items: N lines per job, a line that ends in a blank continued by the next.
+    let lines = cli.max_lines.filter(|_| !blocks);
+    if lines == Some(0) {
+        bail!("-L must be at least 1");
+    }
+    let given = [cli.max_args, cli.max_records.filter(|_| !blocks), lines];
+    if given.iter().flatten().count() > 1 {
+        bail!("-n, -N and -L each say how many items a job gets: give one");
+    }
+    let per_job = given.into_iter().flatten().next();
     let (max_args, no_values) = match (per_job, cli.max_args.is_some()) {
         (Some(0), true) => bail!("-n/--max-args must be at least 1"),
         (Some(0), false) => (1, true),
@@ -286,6 +298,7 @@ fn input_config(
         no_values,
         eof: cli.eof.as_ref().map(|s| s.as_bytes().to_vec()),
         skip_blank: cli.no_run_if_empty,
+        join_continued: lines.is_some(),
         trim: match cli.trim.as_deref() {
             Some("l") => Trim::Left,
             Some("r") => Trim::Right,

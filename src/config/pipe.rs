@@ -67,7 +67,6 @@ fn refuse_block_flags(cli: &Cli) -> Result<()> {
         ("--recstart", cli.recstart.is_some()),
         ("--regexp", cli.regexp),
         ("--rrs", cli.rrs),
-        ("-L", cli.max_lines.is_some()),
         ("--header", cli.header.is_some()),
     ];
     if let Some((flag, _)) = given.iter().find(|(_, on)| *on) {

@@ -142,6 +142,8 @@ pub struct InputConfig {
     pub skip_blank: bool,
     /// `--trim`: white space trimmed off items, or with `--colsep` off each column.
     pub trim: Trim,
+    /// `-L`: an item that ends in a blank is continued by the next one.
+    pub join_continued: bool,
     /// `-X`, `-m`: as many items per job as fit on the command line.
     pub pack: Option<Packing>,
     /// `--pipe`/`--pipepart`: blocks instead of items.
@@ -296,6 +298,31 @@ fn zip_shortest(
 
 type RecordStream = Box<dyn Iterator<Item = io::Result<Vec<Vec<u8>>>> + Send>;
 
+/// `-L`: lines, each one that ends in a space or a tab joined with the line after it (as
+/// xargs' `-L` reads them).
+struct Continued {
+    items: Items,
+}
+
+impl Iterator for Continued {
+    type Item = io::Result<Vec<u8>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut line = match self.items.next()? {
+            Ok(line) => line,
+            Err(e) => return Some(Err(e)),
+        };
+        while matches!(line.last(), Some(b' ' | b'\t')) {
+            match self.items.next() {
+                Some(Ok(more)) => line.extend_from_slice(&more),
+                Some(Err(e)) => return Some(Err(e)),
+                None => break,
+            }
+        }
+        Some(Ok(line))
+    }
+}
+
 /// One source's items as `-E` and `-r` shape them: up to the end marker, without blank ones.
 fn shaped(items: Items, config: &InputConfig) -> Items {
     let items: Items = match config.eof.clone() {
@@ -303,6 +330,11 @@ fn shaped(items: Items, config: &InputConfig) -> Items {
             Box::new(items.take_while(move |item| item.as_ref().map_or(true, |v| *v != eof)))
         }
         None => items,
+    };
+    let items: Items = if config.join_continued {
+        Box::new(Continued { items })
+    } else {
+        items
     };
     let items: Items = if config.skip_blank {
         let blank = |v: &[u8]| v.iter().all(u8::is_ascii_whitespace);
@@ -488,6 +520,7 @@ mod tests {
             eof: None,
             skip_blank: false,
             trim: Trim::None,
+            join_continued: false,
             pack: None,
             pipe: None,
         }

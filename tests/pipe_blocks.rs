@@ -507,7 +507,6 @@ const USAGE_ERRORS: &[(&str, &[&str], &str)] = &[
     ("--pipe -n 2", &["cat"], "-n"),
     ("--pipe --colsep ,", &["cat"], "--colsep"),
     ("--pipe --pool process", &["cat"], "--pool"),
-    ("-L 2", &["echo", ":::", "a"], "-L"),
     ("--header 1", &["echo", ":::", "a"], "--header"),
     ("--pipepart", &["cat"], "-a"),
 ];

@@ -62,8 +62,33 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> Outcome {
     }
 }
 
+/// `$PMAP_OPTS`: options that go before the command line's own (as GNU parallel's
+/// `$PARALLEL`), split into words as a shell would.
+fn with_default_options(args: impl IntoIterator<Item = OsString>) -> Result<Vec<OsString>, String> {
+    let mut args = args.into_iter();
+    let mut all: Vec<OsString> = args.next().into_iter().collect();
+    if let Some(opts) = std::env::var_os("PMAP_OPTS") {
+        let Some(text) = opts.to_str() else {
+            return Err("$PMAP_OPTS is not valid UTF-8".into());
+        };
+        match shlex::split(text) {
+            Some(words) => all.extend(words.into_iter().map(OsString::from)),
+            None => return Err(format!("$PMAP_OPTS has an unclosed quote: {text}")),
+        }
+    }
+    all.extend(args);
+    Ok(all)
+}
+
 /// Parses, validates and runs.
 fn parse_and_run(args: impl IntoIterator<Item = OsString>) -> Outcome {
+    let args = match with_default_options(args) {
+        Ok(args) => args,
+        Err(e) => {
+            eprintln!("pmap: {e}");
+            return Outcome::Error;
+        }
+    };
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),

@@ -383,3 +383,32 @@ fn capital_l_and_n_repeat_a_word_per_item_as_gnu_parallel() {
     let out = run(&["-L", "2", "-n", "2", "echo"], "a\n");
     assert_eq!(out.code, 255, "{out:?}");
 }
+
+#[test]
+fn pmap_opts_holds_default_options() {
+    let out = run_cmd(
+        pmap()
+            .env("PMAP_OPTS", "-k --tagstring 't {}'")
+            .args(["echo", ":::", "a", "b"]),
+        "",
+    );
+    assert_eq!(
+        (out.stdout.as_slice(), out.code),
+        (&b"t a\ta\nt b\tb\n"[..], 0),
+        "{out:?}"
+    );
+    // The command line's own options come after, so they win.
+    let out = run_cmd(
+        pmap()
+            .env("PMAP_OPTS", "--tagstring x")
+            .args(["--tagstring", "y", "echo", ":::", "a"]),
+        "",
+    );
+    assert_eq!(out.stdout, b"y\ta\n");
+    let out = run_cmd(
+        pmap().env("PMAP_OPTS", "-k '").args(["echo", ":::", "a"]),
+        "",
+    );
+    assert_eq!(out.code, 255, "{out:?}");
+    assert!(out.stderr.starts_with("pmap: $PMAP_OPTS"), "{}", out.stderr);
+}

@@ -78,10 +78,18 @@ fn read_host_files(remote: &mut RemoteConfig) -> Result<()> {
 /// Finds the program and the shell in `$PATH` once, so that each spawn is a single exec.
 /// With `--pool process`, a worker that cannot start fails the run here.
 fn find_programs(config: &mut Config) -> Result<()> {
-    let name = config.template.literal_program().map(OsStr::from_bytes);
-    config.program =
-        name.and_then(|name| find_in_path(name).map(|path| (name.to_os_string(), path)));
-    if let (Pool::Process, Some(name)) = (config.pool, name) {
+    let name: Option<OsString> = config
+        .template
+        .literal_program()
+        .map(|name| OsStr::from_bytes(name).to_os_string());
+    config.program = name
+        .as_ref()
+        .and_then(|name| find_in_path(name).map(|path| (name.clone(), path)));
+    if config.program.is_none() {
+        use_bash_for_a_function(config)?;
+    }
+    let name = name.filter(|_| config.bash_function.is_none());
+    if let (Pool::Process, Some(name)) = (config.pool, name.as_deref()) {
         // One command serves every item: if it cannot start, say so once, up front.
         let found = if name.as_bytes().contains(&b'/') {
             is_executable(Path::new(name))
@@ -94,6 +102,36 @@ fn find_programs(config: &mut Config) -> Result<()> {
     }
     if let Some(path) = find_in_path(&config.shell) {
         config.shell = path.into_os_string();
+    }
+    Ok(())
+}
+
+/// `export -f doit; pmap doit ::: a`: when the command's first word is no program in
+/// `$PATH` but the environment exports a bash function of that name, the jobs run through
+/// bash, which defines the function from the environment.
+fn use_bash_for_a_function(config: &mut Config) -> Result<()> {
+    let Some(name) = config.template.first_word() else {
+        return Ok(());
+    };
+    if name.contains(&b'/') {
+        return Ok(());
+    }
+    let mut variable = b"BASH_FUNC_".to_vec();
+    variable.extend_from_slice(name);
+    variable.extend_from_slice(b"%%");
+    if std::env::var_os(OsStr::from_bytes(&variable)).is_none() {
+        return Ok(());
+    }
+    let Some(bash) = find_in_path(OsStr::new("bash")) else {
+        bail!(
+            "'{}' is an exported bash function, but there is no bash in $PATH to run it",
+            String::from_utf8_lossy(name)
+        );
+    };
+    if config.template.is_shell() {
+        config.shell = bash.into_os_string();
+    } else {
+        config.bash_function = Some(bash.into_os_string());
     }
     Ok(())
 }

@@ -412,3 +412,23 @@ fn pmap_opts_holds_default_options() {
     assert_eq!(out.code, 255, "{out:?}");
     assert!(out.stderr.starts_with("pmap: $PMAP_OPTS"), "{}", out.stderr);
 }
+
+#[test]
+fn an_exported_bash_function_runs_as_the_command() {
+    // What `doit() { echo "did $1"; }; export -f doit` puts in the environment.
+    let function = "() {  echo \"did $1\"\n}";
+    let with = |args: &[&str]| run_cmd(pmap().env("BASH_FUNC_doit%%", function).args(args), "");
+    let out = with(&["-k", "doit", ":::", "a", "b c"]);
+    assert_eq!(
+        (out.stdout.as_slice(), out.code),
+        (&b"did a\ndid b c\n"[..], 0),
+        "{out:?}"
+    );
+    // In a shell line too: the line then runs under bash.
+    let out = with(&["-k", "doit {} | tr a-z A-Z", ":::", "x"]);
+    assert_eq!(out.stdout, b"DID X\n", "{out:?}");
+    // Without the function, the name is just a missing program.
+    let out = run(&["doit", ":::", "a"], "");
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(out.stderr.contains("cannot run 'doit'"), "{}", out.stderr);
+}

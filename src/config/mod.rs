@@ -41,6 +41,9 @@ pub struct Config {
     /// once, so that each spawn is a single exec instead of a walk along `$PATH`. `None`
     /// until [`crate::setup`] fills it in, and for a program `$PATH` does not find.
     pub program: Option<(OsString, PathBuf)>,
+    /// The bash that runs a command of words whose program is an exported bash function
+    /// (`export -f`); filled in by [`crate::setup`].
+    pub bash_function: Option<OsString>,
     pub output: OutputConfig,
     pub control: ControlConfig,
     pub pool: Pool,
@@ -211,6 +214,7 @@ impl Config {
         check_pool(&cli, &template, &command, remote.is_some())?;
         Ok(Config {
             program: None,
+            bash_function: None,
             jobs,
             input,
             template,

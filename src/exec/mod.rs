@@ -210,6 +210,16 @@ pub fn finish_attempt(
 /// shell with `-c LINE`.
 pub fn argv_for<'a>(rendered: &'a Rendered, config: &'a Config) -> (&'a OsStr, Vec<&'a OsStr>) {
     match rendered {
+        // An exported bash function: `bash -c '"$@"' NAME ARGV...` calls it with the words.
+        Rendered::Argv(argv) if config.bash_function.is_some() => {
+            let bash = config
+                .bash_function
+                .as_deref()
+                .unwrap_or(OsStr::new("bash"));
+            let mut args = vec![bash, OsStr::new("-c"), OsStr::new("\"$@\""), &argv[0]];
+            args.extend(argv.iter().map(OsString::as_os_str));
+            (bash, args)
+        }
         Rendered::Argv(argv) => {
             let program = match &config.program {
                 Some((name, path)) if *name == argv[0] => path.as_os_str(),

@@ -227,6 +227,26 @@ impl Template {
         }
     }
 
+    /// The command's first word, when it is the same for every job: the program of a
+    /// command of words, or the leading word of a shell line.
+    pub fn first_word(&self) -> Option<&[u8]> {
+        match &self.shape {
+            Shape::Direct(_) => self.literal_program(),
+            Shape::Shell(line) => match line.pieces.first() {
+                Some((Piece::Literal(text), _)) => {
+                    let text = text.trim_ascii_start();
+                    let end = text
+                        .iter()
+                        .position(|b| b.is_ascii_whitespace() || SHELL_SYNTAX.contains(b))
+                        .unwrap_or(text.len());
+                    (end > 0).then(|| &text[..end])
+                }
+                _ => None,
+            },
+            Shape::ItemsAreCommands => None,
+        }
+    }
+
     /// Whether the command runs through a shell.
     pub fn is_shell(&self) -> bool {
         !matches!(self.shape, Shape::Direct(_))

@@ -54,6 +54,8 @@ set edit:completion:arg-completer[pmap] = {|@words|
             cand --halt 'When to stop early: never, or now,COND / soon,COND with COND fail=N, success=N, done=N or the same with N% (e.g. --halt now,fail=1)'
             cand --joblog 'Log each finished job to FILE, in GNU parallel''s joblog format'
             cand --jl 'Log each finished job to FILE, in GNU parallel''s joblog format'
+            cand --total-jobs 'With --bar or --eta: the number of jobs, when pmap cannot know it before the input ends (input from a pipe), so that the total and the ETA show from the start'
+            cand --total 'With --bar or --eta: the number of jobs, when pmap cannot know it before the input ends (input from a pipe), so that the total and the ETA show from the start'
             cand -S 'Run jobs on these hosts through ssh: comma-separated, `N/host` gives N slots (else -j), `:` is this machine, `user@host` and `host:port` accepted (repeatable)'
             cand --sshlogin 'Run jobs on these hosts through ssh: comma-separated, `N/host` gives N slots (else -j), `:` is this machine, `user@host` and `host:port` accepted (repeatable)'
             cand --sshlogin-file 'Read hosts for --sshlogin from FILE: one per line, `#` starts a comment (repeatable)'

@@ -31,6 +31,7 @@ complete -c pmap -l retries -d 'Try a failed job up to N times in all (GNU paral
 complete -c pmap -l delay -d 'Wait at least DURATION between job starts' -r
 complete -c pmap -l halt -d 'When to stop early: never, or now,COND / soon,COND with COND fail=N, success=N, done=N or the same with N% (e.g. --halt now,fail=1)' -r
 complete -c pmap -l joblog -l jl -d 'Log each finished job to FILE, in GNU parallel\'s joblog format' -r -F
+complete -c pmap -l total-jobs -l total -d 'With --bar or --eta: the number of jobs, when pmap cannot know it before the input ends (input from a pipe), so that the total and the ETA show from the start' -r
 complete -c pmap -s S -l sshlogin -d 'Run jobs on these hosts through ssh: comma-separated, `N/host` gives N slots (else -j), `:` is this machine, `user@host` and `host:port` accepted (repeatable)' -r
 complete -c pmap -l sshlogin-file -l slf -d 'Read hosts for --sshlogin from FILE: one per line, `#` starts a comment (repeatable)' -r -F
 complete -c pmap -l ssh-command -l ssh -d 'The ssh command to reach the hosts with, split into words like a shell would (e.g. \'ssh -F ./config\') [default: ssh]' -r

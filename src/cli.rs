@@ -294,6 +294,11 @@ pub struct Cli {
     #[arg(long = "bar")]
     pub bar: bool,
 
+    /// With --bar or --eta: the number of jobs, when pmap cannot know it before the input
+    /// ends (input from a pipe), so that the total and the ETA show from the start
+    #[arg(long = "total-jobs", visible_alias = "total", value_name = "N")]
+    pub total_jobs: Option<u64>,
+
     /// Show the estimated time left on stderr (when it is a terminal)
     #[arg(long = "eta", conflicts_with = "bar")]
     pub eta: bool,

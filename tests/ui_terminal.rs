@@ -252,3 +252,26 @@ fn pipe_bar_counts_bytes_of_a_known_total_from_the_first_frame() {
     );
     assert!(screen.contains("PMAP-EXIT 0"), "screen:\n{screen}");
 }
+
+#[test]
+fn total_jobs_gives_the_bar_its_total_before_the_input_ends() {
+    // The items come from a pipe that stays open for a while: pmap cannot count them.
+    let command = format!(
+        "(seq 10; sleep 2) | {} --bar --total-jobs 10 -j2 'sleep 0.3; : {{}}'; echo PMAP-EXIT $?; sleep 60",
+        pmap_bin().display()
+    );
+    let Some(tmux) = Tmux::start(&command) else {
+        return;
+    };
+    // Jobs take 1.5 s in all; the input ends after 2 s. The total shows while they run.
+    let running = tmux.wait_for("/10", false);
+    assert!(
+        !running.contains("10/10"),
+        "the total came late:\n{running}"
+    );
+    let screen = tmux.wait_for("PMAP-EXIT", false);
+    assert!(
+        screen.contains("10/10"),
+        "no finished bar; screen:\n{screen}"
+    );
+}

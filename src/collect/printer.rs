@@ -74,9 +74,13 @@ impl<'a> Printer<'a> {
             error: false,
             closed: false,
             spill_reported: false,
-            progress: config
-                .progress
-                .and_then(|kind| Progress::new(kind, config.progress_unit)),
+            progress: config.progress.and_then(|kind| {
+                let progress = Progress::new(kind, config.progress_unit)?;
+                if let Some(total) = config.total_jobs {
+                    progress.set_total(total);
+                }
+                Some(progress)
+            }),
             joblog,
         }
     }

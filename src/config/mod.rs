@@ -128,6 +128,8 @@ pub struct OutputConfig {
     pub memory_limit: usize,
     /// `--bar` / `--eta`.
     pub progress: Option<ProgressKind>,
+    /// `--total-jobs`: the total the progress display starts with.
+    pub total_jobs: Option<u64>,
     /// What the progress display counts: jobs, or with `--pipe` bytes of input (whose total
     /// [`crate::setup`] fills in when the input's size is known).
     pub progress_unit: ProgressUnit,
@@ -415,6 +417,7 @@ fn output_config(cli: &Cli, retries: u32) -> Result<OutputConfig> {
         results: cli.results.clone(),
         memory_limit: DEFAULT_MEMORY_LIMIT,
         progress,
+        total_jobs: cli.total_jobs,
         progress_unit: if (cli.pipe || cli.pipepart || cli.cat || cli.fifo) && !cli.round_robin {
             ProgressUnit::Bytes { total: None }
         } else {

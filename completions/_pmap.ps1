@@ -53,6 +53,7 @@ Register-ArgumentCompleter -Native -CommandName 'pmap' -ScriptBlock {
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'End a job that runs longer than DURATION (30, 1.5s, 500ms, 2m, 1h): SIGTERM to its process group, then SIGKILL after the kill grace; the job fails')
             [CompletionResult]::new('--kill-grace', '--kill-grace', [CompletionResultType]::ParameterName, 'How long a job gets between SIGTERM and SIGKILL [default: 2s]')
             [CompletionResult]::new('--retries', '--retries', [CompletionResultType]::ParameterName, 'Try a failed job up to N times in all (GNU parallel''s meaning; 0 and 1: no retry); only its last attempt''s output is printed')
+            [CompletionResult]::new('--nice', '--nice', [CompletionResultType]::ParameterName, 'Run the jobs at nice value N (-20..19; below 0 needs privilege)')
             [CompletionResult]::new('--delay', '--delay', [CompletionResultType]::ParameterName, 'Wait at least DURATION between job starts')
             [CompletionResult]::new('--halt', '--halt', [CompletionResultType]::ParameterName, 'When to stop early: never, or now,COND / soon,COND with COND fail=N, success=N, done=N or the same with N% (e.g. --halt now,fail=1)')
             [CompletionResult]::new('--joblog', '--joblog', [CompletionResultType]::ParameterName, 'Log each finished job to FILE, in GNU parallel''s joblog format')

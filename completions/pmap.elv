@@ -50,6 +50,7 @@ set edit:completion:arg-completer[pmap] = {|@words|
             cand --timeout 'End a job that runs longer than DURATION (30, 1.5s, 500ms, 2m, 1h): SIGTERM to its process group, then SIGKILL after the kill grace; the job fails'
             cand --kill-grace 'How long a job gets between SIGTERM and SIGKILL [default: 2s]'
             cand --retries 'Try a failed job up to N times in all (GNU parallel''s meaning; 0 and 1: no retry); only its last attempt''s output is printed'
+            cand --nice 'Run the jobs at nice value N (-20..19; below 0 needs privilege)'
             cand --delay 'Wait at least DURATION between job starts'
             cand --halt 'When to stop early: never, or now,COND / soon,COND with COND fail=N, success=N, done=N or the same with N% (e.g. --halt now,fail=1)'
             cand --joblog 'Log each finished job to FILE, in GNU parallel''s joblog format'

@@ -28,6 +28,7 @@ complete -c pmap -l pool-window -d 'With --pool process: send each worker up to 
 complete -c pmap -l timeout -d 'End a job that runs longer than DURATION (30, 1.5s, 500ms, 2m, 1h): SIGTERM to its process group, then SIGKILL after the kill grace; the job fails' -r
 complete -c pmap -l kill-grace -d 'How long a job gets between SIGTERM and SIGKILL [default: 2s]' -r
 complete -c pmap -l retries -d 'Try a failed job up to N times in all (GNU parallel\'s meaning; 0 and 1: no retry); only its last attempt\'s output is printed' -r
+complete -c pmap -l nice -d 'Run the jobs at nice value N (-20..19; below 0 needs privilege)' -r
 complete -c pmap -l delay -d 'Wait at least DURATION between job starts' -r
 complete -c pmap -l halt -d 'When to stop early: never, or now,COND / soon,COND with COND fail=N, success=N, done=N or the same with N% (e.g. --halt now,fail=1)' -r
 complete -c pmap -l joblog -l jl -d 'Log each finished job to FILE, in GNU parallel\'s joblog format' -r -F

@@ -269,6 +269,15 @@ pub struct Cli {
     #[arg(long = "retries", value_name = "N")]
     pub retries: Option<u32>,
 
+    /// Run the jobs at nice value N (-20..19; below 0 needs privilege)
+    #[arg(
+        long = "nice",
+        value_name = "N",
+        allow_hyphen_values = true,
+        value_parser = clap::value_parser!(i32).range(-20..=19)
+    )]
+    pub nice: Option<i32>,
+
     /// Wait at least DURATION between job starts
     #[arg(long = "delay", value_name = "DURATION")]
     pub delay: Option<String>,

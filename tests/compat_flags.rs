@@ -432,3 +432,24 @@ fn an_exported_bash_function_runs_as_the_command() {
     assert_eq!(out.code, 1, "{out:?}");
     assert!(out.stderr.contains("cannot run 'doit'"), "{}", out.stderr);
 }
+
+#[test]
+fn nice_runs_the_jobs_at_that_priority() {
+    ok(
+        &["-k", "--nice", "7", "ps -o ni= -p $$ | tr -d ' '; : {}"],
+        "a\n",
+        "7\n",
+    );
+    let worker = [
+        "--nice",
+        "5",
+        "--pool",
+        "process",
+        "sh",
+        "-c",
+        "read x; ps -o ni= -p $$ | tr -d ' '",
+    ];
+    ok(&worker, "1\n", "5\n");
+    let out = run(&["--nice", "30", "echo"], "a\n");
+    assert_eq!(out.code, 255, "{out:?}");
+}

@@ -63,6 +63,8 @@ pub struct ControlConfig {
     pub timeout: Option<Duration>,
     pub kill_grace: Duration,
     pub retries: u32,
+    /// `--nice N`: the nice value jobs run at.
+    pub nice: Option<i32>,
     pub delay: Option<Duration>,
     pub halt: Option<Halt>,
     pub joblog: Option<PathBuf>,
@@ -532,6 +534,7 @@ fn control_config(cli: &Cli) -> Result<ControlConfig> {
         // `--retries N` is N attempts in all, as in GNU parallel; pmap counts the ones after
         // the first.
         retries: cli.retries.map_or(0, |n| n.saturating_sub(1)),
+        nice: cli.nice,
         delay: duration("--delay", &cli.delay)?,
         halt: cli.halt.as_deref().map(Halt::parse).transpose()?.flatten(),
         joblog: cli.joblog.clone(),

@@ -224,6 +224,13 @@ impl Drop for Submitter {
 
 /// One open slot's whole life: the slot loop with the executor this slot needs.
 fn run_slot(shared: &Shared, slot: usize) {
+    if let Some(nice) = shared.env.config.control.nice {
+        if let Err(e) = crate::exec::spawn::lower_thread_priority(nice) {
+            let message = format!("cannot set --nice {nice}: {e}");
+            let _ = shared.env.events.send(Event::Fatal(message));
+            shared.env.control.stop();
+        }
+    }
     guarded(&shared.env, slot, || run_executor(shared, slot));
     shared.env.control.worker_exited();
 }

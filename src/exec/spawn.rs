@@ -135,6 +135,20 @@ impl Spawner {
     }
 }
 
+/// `--nice N`: sets the calling thread's nice value, which every process it starts from
+/// then on inherits (Linux keeps a nice value per thread). A slot thread calls it once, so
+/// that jobs start at that priority with no window in which they run at pmap's.
+pub fn lower_thread_priority(nice: i32) -> io::Result<()> {
+    let tid = nix::unistd::gettid().as_raw();
+    // SAFETY: setpriority takes plain integers and touches no memory of ours.
+    let done = unsafe { libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, nice) };
+    if done == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 /// Reaps `pid` if it has exited and says how it ended; None while it is still running.
 pub fn try_reap(pid: i32, name: &OsStr) -> Option<JobStatus> {
     loop {

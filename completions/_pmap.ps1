@@ -74,6 +74,7 @@ Register-ArgumentCompleter -Native -CommandName 'pmap' -ScriptBlock {
             [CompletionResult]::new('-X', '-X ', [CompletionResultType]::ParameterName, 'As many items per job as fit on the command line, the word around {} repeated for each (`rm -X` style: `-X mv -t dir {}`, `-X echo pre{}post`)')
             [CompletionResult]::new('-m', '-m', [CompletionResultType]::ParameterName, 'As many items per job as fit on the command line, all in place of {}')
             [CompletionResult]::new('--xargs', '--xargs', [CompletionResultType]::ParameterName, 'As many items per job as fit on the command line, all in place of {}')
+            [CompletionResult]::new('--shuf', '--shuf', [CompletionResultType]::ParameterName, 'Read every job first, then run them in a random order (numbered in that order)')
             [CompletionResult]::new('-r', '-r', [CompletionResultType]::ParameterName, 'Skip items that are empty or only white space (xargs'' -r)')
             [CompletionResult]::new('--no-run-if-empty', '--no-run-if-empty', [CompletionResultType]::ParameterName, 'Skip items that are empty or only white space (xargs'' -r)')
             [CompletionResult]::new('--pipe', '--pipe', [CompletionResultType]::ParameterName, 'Cut standard input (or the one -a FILE) into blocks of whole records and give each job one block on its stdin, instead of running a job per item')

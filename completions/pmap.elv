@@ -71,6 +71,7 @@ set edit:completion:arg-completer[pmap] = {|@words|
             cand -X 'As many items per job as fit on the command line, the word around {} repeated for each (`rm -X` style: `-X mv -t dir {}`, `-X echo pre{}post`)'
             cand -m 'As many items per job as fit on the command line, all in place of {}'
             cand --xargs 'As many items per job as fit on the command line, all in place of {}'
+            cand --shuf 'Read every job first, then run them in a random order (numbered in that order)'
             cand -r 'Skip items that are empty or only white space (xargs'' -r)'
             cand --no-run-if-empty 'Skip items that are empty or only white space (xargs'' -r)'
             cand --pipe 'Cut standard input (or the one -a FILE) into blocks of whole records and give each job one block on its stdin, instead of running a job per item'

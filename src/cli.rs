@@ -102,6 +102,10 @@ pub struct Cli {
     #[arg(short = 's', long = "max-chars", value_name = "N")]
     pub max_chars: Option<usize>,
 
+    /// Read every job first, then run them in a random order (numbered in that order)
+    #[arg(long = "shuf")]
+    pub shuf: bool,
+
     /// Stop reading each input source at an item equal to STR (xargs' -E)
     #[arg(short = 'E', value_name = "STR", allow_hyphen_values = true)]
     pub eof: Option<OsString>,

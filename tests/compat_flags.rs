@@ -453,3 +453,29 @@ fn nice_runs_the_jobs_at_that_priority() {
     let out = run(&["--nice", "30", "echo"], "a\n");
     assert_eq!(out.code, 255, "{out:?}");
 }
+
+#[test]
+fn shuf_runs_every_job_once_in_a_random_order_numbered_as_run() {
+    let items = ["a", "b", "c", "d", "e", "f", "g", "h"];
+    let mut orders = std::collections::HashSet::new();
+    for _ in 0..5 {
+        let args: Vec<&str> = ["--shuf", "-k", "echo", "{#}", "{}", ":::"]
+            .into_iter()
+            .chain(items)
+            .collect();
+        let out = run(&args, "");
+        assert_eq!(out.code, 0, "{out:?}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        let mut seen: Vec<&str> = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            let (seq, item) = line.split_once(' ').unwrap();
+            assert_eq!(seq, (i + 1).to_string(), "numbered in run order: {text}");
+            seen.push(item);
+        }
+        orders.insert(seen.join(""));
+        seen.sort_unstable();
+        assert_eq!(seen, items, "every item once");
+    }
+    // Five shuffles of eight items all in one order: about one chance in 10^18.
+    assert!(orders.len() > 1, "{orders:?}");
+}

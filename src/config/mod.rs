@@ -307,6 +307,7 @@ fn input_config(
         eof: cli.eof.as_ref().map(|s| s.as_bytes().to_vec()),
         skip_blank: cli.no_run_if_empty,
         join_continued: lines.is_some(),
+        shuffle: cli.shuf,
         trim: match cli.trim.as_deref() {
             Some("l") => Trim::Left,
             Some("r") => Trim::Right,

@@ -106,6 +106,7 @@ fn check_combinations(cli: &Cli) -> Result<()> {
         }
     }
     for (flag, on) in [
+        ("--shuf", cli.shuf),
         ("-n", cli.max_args.is_some()),
         ("--colsep", cli.colsep.is_some()),
         ("--link", cli.link),

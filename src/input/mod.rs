@@ -146,6 +146,8 @@ pub struct InputConfig {
     pub join_continued: bool,
     /// `-X`, `-m`: as many items per job as fit on the command line.
     pub pack: Option<Packing>,
+    /// `--shuf`: every job read first, then run in a random order.
+    pub shuffle: bool,
     /// `--pipe`/`--pipepart`: blocks instead of items.
     pub pipe: Option<PipeConfig>,
 }
@@ -157,6 +159,13 @@ type Items = Box<dyn Iterator<Item = io::Result<Vec<u8>>> + Send>;
 pub fn open(config: &InputConfig) -> Result<JobReader> {
     match &config.pipe {
         Some(pipe) => open_blocks(config, pipe),
+        None if config.shuffle => {
+            let mut inner = open(&InputConfig {
+                shuffle: false,
+                ..config.clone()
+            })?;
+            Ok(JobReader::Shuffled(shuffled(&mut inner)))
+        }
         None => {
             let records = open_records(config)?;
             Ok(match &config.pack {
@@ -230,6 +239,29 @@ fn stdin_size() -> Option<u64> {
     }
     let at = nix::unistd::lseek(stdin.as_fd(), 0, nix::unistd::Whence::SeekCur).ok()?;
     Some((meta.st_size - at).max(0) as u64)
+}
+
+/// `--shuf`: all of `jobs`, shuffled and numbered from 1 in their new order (as GNU
+/// parallel numbers them); a read error comes after them.
+fn shuffled(jobs: &mut JobReader) -> std::collections::VecDeque<io::Result<Job>> {
+    let mut all = Vec::new();
+    let mut error = None;
+    for job in jobs {
+        match job {
+            Ok(job) => all.push(job),
+            Err(e) => {
+                error = Some(e);
+                break;
+            }
+        }
+    }
+    fastrand::shuffle(&mut all);
+    for (i, job) in all.iter_mut().enumerate() {
+        job.seq = i as u64 + 1;
+    }
+    let mut queue: std::collections::VecDeque<io::Result<Job>> = all.into_iter().map(Ok).collect();
+    queue.extend(error.map(Err));
+    queue
 }
 
 /// The records of items (one value per source): sources, product or link.
@@ -377,6 +409,8 @@ fn open_source(spec: &SourceSpec, delimiter: u8) -> Result<Items> {
 /// The stream of jobs, in input order, numbered from 1. After a read error it ends.
 pub enum JobReader {
     Items(ItemJobs),
+    /// `--shuf`: every job, in a random order, numbered in that order.
+    Shuffled(std::collections::VecDeque<io::Result<Job>>),
     Packed(PackedJobs),
     Blocks(BlockJobs),
     Dealt(DealtJobs),
@@ -390,7 +424,7 @@ impl JobReader {
             JobReader::Blocks(jobs) => jobs.take_notes(),
             JobReader::Dealt(jobs) => jobs.take_notes(),
             JobReader::Parts(jobs) => jobs.take_notes(),
-            JobReader::Items(_) | JobReader::Packed(_) => Vec::new(),
+            JobReader::Items(_) | JobReader::Packed(_) | JobReader::Shuffled(_) => Vec::new(),
         }
     }
 
@@ -400,7 +434,10 @@ impl JobReader {
         match self {
             JobReader::Blocks(jobs) => jobs.input_size(),
             JobReader::Parts(jobs) => Some(jobs.input_size()),
-            JobReader::Items(_) | JobReader::Packed(_) | JobReader::Dealt(_) => None,
+            JobReader::Items(_)
+            | JobReader::Packed(_)
+            | JobReader::Shuffled(_)
+            | JobReader::Dealt(_) => None,
         }
     }
 
@@ -417,6 +454,7 @@ impl Iterator for JobReader {
     fn next(&mut self) -> Option<Self::Item> {
         match self {
             JobReader::Items(jobs) => jobs.next(),
+            JobReader::Shuffled(jobs) => jobs.pop_front(),
             JobReader::Packed(jobs) => jobs.next(),
             JobReader::Blocks(jobs) => jobs.next(),
             JobReader::Dealt(jobs) => jobs.next(),
@@ -522,6 +560,7 @@ mod tests {
             trim: Trim::None,
             join_continued: false,
             pack: None,
+            shuffle: false,
             pipe: None,
         }
     }

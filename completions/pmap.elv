@@ -41,6 +41,7 @@ set edit:completion:arg-completer[pmap] = {|@words|
             cand -L 'N lines per job, a line ending in a blank continued by the next (xargs'' -L); with --pipe: N lines make one record (a block never splits a group of N lines)'
             cand --max-lines 'N lines per job, a line ending in a blank continued by the next (xargs'' -L); with --pipe: N lines make one record (a block never splits a group of N lines)'
             cand --header 'With --pipe: the first N lines (`:` for one, or the lines a regex matches at the start) are the header, given at the start of every block'
+            cand --rpl 'Define a replacement string: TAG stands for {= EXPRESSION =}, e.g. --rpl ''{..} s/\.[^.]*$//'' (repeatable)'
             cand -I 'Use STR instead of {} as the replacement string for the items'
             cand --tagstring 'Start every output line with STR (replacement strings allowed, and {host} for the host that ran the job) and a TAB'
             cand --results 'Also keep each job''s output in DIR/<seq>/stdout, stderr and meta.json'

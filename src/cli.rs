@@ -191,6 +191,15 @@ pub struct Cli {
     #[arg(long = "fifo")]
     pub fifo: bool,
 
+    /// Define a replacement string: TAG stands for {= EXPRESSION =}, e.g.
+    /// --rpl '{..} s/\.[^.]*$//' (repeatable)
+    #[arg(
+        long = "rpl",
+        value_name = "'TAG EXPRESSION'",
+        allow_hyphen_values = true
+    )]
+    pub rpl: Vec<String>,
+
     /// Use STR instead of {} as the replacement string for the items
     #[arg(short = 'I', value_name = "STR", allow_hyphen_values = true)]
     pub replace: Option<String>,

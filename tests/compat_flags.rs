@@ -479,3 +479,48 @@ fn shuf_runs_every_job_once_in_a_random_order_numbered_as_run() {
     // Five shuffles of eight items all in one order: about one chance in 10^18.
     assert!(orders.len() > 1, "{orders:?}");
 }
+
+#[test]
+fn perl_substitutions_and_user_replacement_strings() {
+    // `parallel echo '{= s/\.gz$// =}' ::: b.tar.gz` and friends, as GNU parallel prints.
+    ok(
+        &["echo", r"{= s/\.gz$// =}", ":::", "b.tar.gz"],
+        "",
+        "b.tar\n",
+    );
+    ok(
+        &["echo", "{2= s/a/x/g =}", ":::", "1", ":::", "banana"],
+        "",
+        "bxnxnx\n",
+    );
+    ok(
+        &[r"echo {= s/(\w+)-(\w+)/$2-$1/ =}", ":::", "ab-cd"],
+        "",
+        "cd-ab\n",
+    );
+    // Values stay data: a substitution's result is quoted like any value.
+    ok(&["echo {= s/x/;echo/ =}", ":::", "x hi"], "", ";echo hi\n");
+    let rpl = [
+        "--rpl",
+        r"{..} s/\.[^.]*$//",
+        "echo",
+        "{..}",
+        ":::",
+        "a.tar.gz",
+    ];
+    ok(&rpl, "", "a.tar\n");
+    for bad in [
+        &["echo", "{= $_ .= 1 =}", ":::", "x"][..],
+        &["--rpl", "bad", "echo"],
+    ] {
+        let out = run(bad, "");
+        assert_eq!(out.code, 255, "{bad:?}: {out:?}");
+        assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    }
+    let out = run(&["echo", "{= tr/a/b/ =}", ":::", "x"], "");
+    assert!(
+        out.stderr.contains("supports only s/REGEX/REPLACEMENT/"),
+        "{}",
+        out.stderr
+    );
+}

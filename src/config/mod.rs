@@ -368,10 +368,43 @@ fn packing(
     }))
 }
 
+/// `--rpl 'TAG s/RE/REPL/'`: every TAG in the command becomes `{= s/RE/REPL/ =}`.
+fn with_user_replacements(cli: &Cli, command: &[OsString]) -> Result<Vec<OsString>> {
+    let mut words: Vec<Vec<u8>> = command.iter().map(|w| w.as_bytes().to_vec()).collect();
+    for rpl in &cli.rpl {
+        let Some((tag, expression)) = rpl.trim_start().split_once(char::is_whitespace) else {
+            bail!(
+                "--rpl '{rpl}': expected a tag, a space and an expression, e.g. '{{..}} s/\\.[^.]*$//'"
+            );
+        };
+        let with = format!("{{={expression}=}}").into_bytes();
+        for word in &mut words {
+            *word = replace_all(word, tag.as_bytes(), &with);
+        }
+    }
+    Ok(words
+        .into_iter()
+        .map(std::os::unix::ffi::OsStringExt::from_vec)
+        .collect())
+}
+
+fn replace_all(haystack: &[u8], needle: &[u8], with: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(haystack.len());
+    let mut rest = haystack;
+    while let Some(i) = memchr::memmem::find(rest, needle) {
+        out.extend_from_slice(&rest[..i]);
+        out.extend_from_slice(with);
+        rest = &rest[i + needle.len()..];
+    }
+    out.extend_from_slice(rest);
+    out
+}
+
 /// Parses the command (with `-I` and `--shell`) into the jobs' [`Template`].
 fn template_config(cli: &Cli, command: &[OsString], input: &InputConfig) -> Result<Template> {
     let replace = cli.replace.as_deref().map(str::as_bytes);
-    let template = Template::parse_as(command, replace, cli.shell, cli.quote)?;
+    let command = with_user_replacements(cli, command)?;
+    let template = Template::parse_as(&command, replace, cli.shell, cli.quote)?;
     // Without --colsep, a job has a known number of values; {N} beyond it is a mistake.
     let available = input.sources.len().saturating_mul(input.max_args);
     if input.colsep.is_none() && template.max_index() > available {

@@ -5,6 +5,7 @@
 //! which every substituted value is quoted for where it stands (`quoting`), so items are
 //! only ever data.
 
+mod expression;
 mod quoting;
 mod shell_line;
 
@@ -24,6 +25,8 @@ pub enum TemplateError {
     Unclosed(String),
     #[error("'{{0}}' in command template '{0}': columns and input sources count from 1")]
     IndexZero(String),
+    #[error("{0}")]
+    Expression(String),
 }
 
 /// What a replacement string stands for.
@@ -42,13 +45,15 @@ enum Value {
 }
 
 /// How a value is transformed before substitution.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Transform {
     Whole,
     NoExt,
     Basename,
     Dirname,
     BasenameNoExt,
+    /// `{= s/RE/REPL/ =}`.
+    Substitute(std::sync::Arc<expression::Substitution>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -345,7 +350,7 @@ fn render_word_into_argv(word: &Word, job: JobContext<'_>, argv: &mut Vec<OsStri
         argv.extend(
             job.values
                 .iter()
-                .map(|v| OsString::from_vec(transform(v, *t).to_vec())),
+                .map(|v| OsString::from_vec(transform(v, t).into_owned())),
         );
         return;
     }
@@ -369,12 +374,12 @@ fn render_piece(
                 if i > 0 {
                     out.push(b' ');
                 }
-                emit(transform(v, *t), out);
+                emit(&transform(v, t), out);
             }
         }
         Piece::Replace(Value::Nth(n), t) => {
             let v = job.values.get(n - 1).map(Vec::as_slice).unwrap_or(b"");
-            emit(transform(v, *t), out);
+            emit(&transform(v, t), out);
         }
         Piece::Replace(Value::Seq, _) => out.extend_from_slice(job.seq.to_string().as_bytes()),
         Piece::Replace(Value::Slot, _) => out.extend_from_slice(job.slot.to_string().as_bytes()),
@@ -400,6 +405,12 @@ fn parse_word(word: &[u8], replace: Option<&[u8]>, tag: bool) -> Result<Word, Te
             continue;
         }
         let rest = &word[i + 1..];
+        if let Some((piece, used)) = parse_expression(rest, word)? {
+            flush(&mut literal, &mut pieces);
+            pieces.push(piece);
+            i += 1 + used;
+            continue;
+        }
         let Some(close) = rest.iter().position(|&b| b == b'}') else {
             // `{`, `{1`, `{/.` at the end of a word were meant as replacement strings.
             if rest.iter().all(|b| b"0123456789./#%".contains(b)) {
@@ -425,6 +436,34 @@ fn parse_word(word: &[u8], replace: Option<&[u8]>, tag: bool) -> Result<Word, Te
     }
     flush(&mut literal, &mut pieces);
     Ok(Word(pieces))
+}
+
+/// `{= s/RE/REPL/ =}` or `{N= … =}` at the start of `rest` (just after the `{`): the piece,
+/// and how many bytes of `rest` it took. `None` when `rest` starts no expression.
+fn parse_expression(rest: &[u8], word: &[u8]) -> Result<Option<(Piece, usize)>, TemplateError> {
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    if rest.get(digits) != Some(&b'=') {
+        return Ok(None);
+    }
+    let body = &rest[digits + 1..];
+    let Some(end) = body.windows(2).position(|w| w == b"=}") else {
+        return Err(TemplateError::Unclosed(lossy(word)));
+    };
+    let value = match std::str::from_utf8(&rest[..digits])
+        .ok()
+        .and_then(|d| d.parse().ok())
+    {
+        None => Value::All,
+        Some(0) => return Err(TemplateError::IndexZero(lossy(word))),
+        Some(n) => Value::Nth(n),
+    };
+    let text = String::from_utf8_lossy(&body[..end]);
+    let substitution = expression::Substitution::parse(&text).map_err(TemplateError::Expression)?;
+    let transform = Transform::Substitute(std::sync::Arc::new(substitution));
+    Ok(Some((
+        Piece::Replace(value, transform),
+        digits + 1 + end + 2,
+    )))
 }
 
 fn flush(literal: &mut Vec<u8>, pieces: &mut Vec<Piece>) {
@@ -464,8 +503,8 @@ fn lossy(word: &[u8]) -> String {
     String::from_utf8_lossy(word).into_owned()
 }
 
-fn transform(v: &[u8], t: Transform) -> &[u8] {
-    match t {
+fn transform<'v>(v: &'v [u8], t: &Transform) -> std::borrow::Cow<'v, [u8]> {
+    std::borrow::Cow::Borrowed(match t {
         Transform::Whole => v,
         Transform::NoExt => {
             let base_start = v.len() - basename(v).len();
@@ -474,7 +513,8 @@ fn transform(v: &[u8], t: Transform) -> &[u8] {
         Transform::Basename => basename(v),
         Transform::Dirname => dirname(v),
         Transform::BasenameNoExt => strip_ext(basename(v)),
-    }
+        Transform::Substitute(s) => return s.apply(v),
+    })
 }
 
 fn basename(v: &[u8]) -> &[u8] {
@@ -506,123 +546,4 @@ pub fn display(s: &OsStr) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn words(ws: &[&str]) -> Vec<OsString> {
-        ws.iter().map(OsString::from).collect()
-    }
-
-    fn render(ws: &[&str], values: &[&[u8]]) -> Rendered {
-        let values: Vec<Vec<u8>> = values.iter().map(|v| v.to_vec()).collect();
-        Template::parse(&words(ws), None, false)
-            .unwrap()
-            .render(JobContext {
-                values: &values,
-                seq: 7,
-                slot: 2,
-                host: ":",
-            })
-    }
-
-    fn argv(ws: &[&str], values: &[&[u8]]) -> Vec<String> {
-        match render(ws, values) {
-            Rendered::Argv(a) => a.iter().map(|s| display(s)).collect(),
-            other => panic!("expected argv, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn transforms_follow_gnu_parallel() {
-        assert_eq!(transform(b"a/b.c.d", Transform::NoExt), b"a/b.c");
-        assert_eq!(transform(b"a.d/b", Transform::NoExt), b"a.d/b");
-        assert_eq!(transform(b"dir/.bashrc", Transform::NoExt), b"dir/.bashrc");
-        assert_eq!(transform(b"a/b.c", Transform::Basename), b"b.c");
-        assert_eq!(transform(b"a/b.c", Transform::Dirname), b"a");
-        assert_eq!(transform(b"b.c", Transform::Dirname), b".");
-        assert_eq!(transform(b"/b.c", Transform::Dirname), b"/");
-        assert_eq!(transform(b"x/y/b.c", Transform::BasenameNoExt), b"b");
-    }
-
-    #[test]
-    fn whole_word_braces_expand_to_one_argument_per_value() {
-        assert_eq!(argv(&["echo", "{}"], &[b"a", b"b c"]), ["echo", "a", "b c"]);
-        assert_eq!(argv(&["echo", "x{}y"], &[b"a", b"b"]), ["echo", "xa by"]);
-        assert_eq!(argv(&["echo", "{2}-{1}"], &[b"a", b"b"]), ["echo", "b-a"]);
-        assert_eq!(argv(&["echo", "{3}"], &[b"a"]), ["echo", ""]);
-    }
-
-    #[test]
-    fn values_are_appended_when_no_replacement_string() {
-        assert_eq!(argv(&["echo", "{#}", "{%}"], &[b"a"]), ["echo", "7", "2"]);
-        assert_eq!(argv(&["echo", "x"], &[b"a", b"b"]), ["echo", "x", "a", "b"]);
-        assert_eq!(argv(&["echo"], &[b""]), ["echo", ""]);
-    }
-
-    #[test]
-    fn shell_lines_quote_every_value() {
-        let r = render(&["echo {} | wc"], &[b"$(reboot)"]);
-        assert_eq!(r, Rendered::ShellLine(b"echo '$(reboot)' | wc".to_vec()));
-        let r = render(&["echo"], &[]);
-        assert!(matches!(r, Rendered::Argv(_)));
-    }
-
-    #[test]
-    fn shell_lines_quote_values_for_the_quotes_they_stand_in() {
-        let line = |ws: &[&str], values: &[&[u8]]| match render(ws, values) {
-            Rendered::ShellLine(l) => String::from_utf8(l).unwrap(),
-            other => panic!("expected a shell line, got {other:?}"),
-        };
-        assert_eq!(line(&[r#"echo "{}""#], &[b"$x"]), r#"echo "\$x""#);
-        assert_eq!(line(&["echo '{}'"], &[b"it's"]), r"echo '''it'\''s'''");
-        assert_eq!(
-            line(&[r#"echo "{}" {}"#], &[b"a", b"b c"]),
-            r#"echo "a b c" a 'b c'"#
-        );
-        assert_eq!(
-            line(&["echo '{1}-{2}'"], &[b"a", b"b"]),
-            "echo '''a''-''b'''"
-        );
-        assert_eq!(line(&[r#"echo "{#}" \{}"#], &[b"a"]), r#"echo "7" \\a"#);
-        assert_eq!(line(&[r#"echo "x""#], &[b"$y"]), r#"echo "x" '$y'"#);
-        assert_eq!(line(&[r#"echo "x"#], &[b"$y"]), r#"echo "x \$y"#);
-        // A here-document is not followed: values are quoted as words, as before.
-        assert_eq!(
-            line(&["cat <<E\n'{}\nE\necho \"{}\""], &[b"a b"]),
-            "cat <<E\n''a b'\nE\necho \"'a b'\""
-        );
-    }
-
-    #[test]
-    fn unknown_braces_are_literal_and_unclosed_ones_are_errors() {
-        assert_eq!(
-            argv(&["awk", "{print $1}", "{}"], &[b"f"]),
-            ["awk", "{print $1}", "f"]
-        );
-        assert!(matches!(
-            Template::parse(&words(&["echo", "{"]), None, false),
-            Err(TemplateError::Unclosed(_))
-        ));
-        assert!(matches!(
-            Template::parse(&words(&["echo", "{1"]), None, false),
-            Err(TemplateError::Unclosed(_))
-        ));
-        assert!(matches!(
-            Template::parse(&words(&["echo", "{0}"]), None, false),
-            Err(TemplateError::IndexZero(_))
-        ));
-    }
-
-    #[test]
-    fn dash_i_renames_the_braces() {
-        let t = Template::parse(&words(&["mv", "%", "%.bak", "{}"]), Some(b"%"), false).unwrap();
-        let values = vec![b"f".to_vec()];
-        let r = t.render(JobContext {
-            values: &values,
-            seq: 1,
-            slot: 1,
-            host: ":",
-        });
-        assert_eq!(r, Rendered::Argv(words(&["mv", "f", "f.bak", "{}"])));
-    }
-}
+mod tests;

@@ -75,7 +75,8 @@ impl ShellLine {
 fn render_shell_piece(piece: &Piece, ctx: Context, job: JobContext<'_>, out: &mut Vec<u8>) {
     match piece {
         Piece::Replace(Value::All, t) if ctx.joins_values() => {
-            let values: Vec<&[u8]> = job.values.iter().map(|v| transform(v, *t)).collect();
+            let values: Vec<_> = job.values.iter().map(|v| transform(v, t)).collect();
+            let values: Vec<&[u8]> = values.iter().map(|v| &v[..]).collect();
             quote_in(ctx, &values.join(&b' '), out);
         }
         _ => render_piece(piece, job, out, |v, out| quote_in(ctx, v, out)),

@@ -90,6 +90,7 @@ Register-ArgumentCompleter -Native -CommandName 'pmap' -ScriptBlock {
             [CompletionResult]::new('--round', '--round', [CompletionResultType]::ParameterName, 'With --pipe: start exactly -j jobs and give each block to whichever is ready, instead of a job per block')
             [CompletionResult]::new('--cat', '--cat', [CompletionResultType]::ParameterName, 'With --pipe: give each job its block in a temporary file named by {} instead of on stdin (implies --pipe)')
             [CompletionResult]::new('--fifo', '--fifo', [CompletionResultType]::ParameterName, 'With --pipe: give each job its block through a named pipe named by {} (implies --pipe)')
+            [CompletionResult]::new('--plus', '--plus', [CompletionResultType]::ParameterName, 'More replacement strings: {..} {...} {/..} {/...} (two or three extensions off), {+/} {+.} {+..} {+...} (the parts those take off), {:-TEXT} (TEXT if empty)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Never run the command through a shell: run its words as they are, even a lone word with shell syntax in it (GNU parallel''s -q)')
             [CompletionResult]::new('--quote', '--quote', [CompletionResultType]::ParameterName, 'Never run the command through a shell: run its words as they are, even a lone word with shell syntax in it (GNU parallel''s -q)')
             [CompletionResult]::new('--shell', '--shell', [CompletionResultType]::ParameterName, 'Always run the command through the shell ($PMAP_SHELL or /bin/sh)')

@@ -87,6 +87,7 @@ set edit:completion:arg-completer[pmap] = {|@words|
             cand --round 'With --pipe: start exactly -j jobs and give each block to whichever is ready, instead of a job per block'
             cand --cat 'With --pipe: give each job its block in a temporary file named by {} instead of on stdin (implies --pipe)'
             cand --fifo 'With --pipe: give each job its block through a named pipe named by {} (implies --pipe)'
+            cand --plus 'More replacement strings: {..} {...} {/..} {/...} (two or three extensions off), {+/} {+.} {+..} {+...} (the parts those take off), {:-TEXT} (TEXT if empty)'
             cand -q 'Never run the command through a shell: run its words as they are, even a lone word with shell syntax in it (GNU parallel''s -q)'
             cand --quote 'Never run the command through a shell: run its words as they are, even a lone word with shell syntax in it (GNU parallel''s -q)'
             cand --shell 'Always run the command through the shell ($PMAP_SHELL or /bin/sh)'

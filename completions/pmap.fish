@@ -53,6 +53,7 @@ complete -c pmap -l rrs -l remove-rec-sep -l removerecsep -d 'With --pipe: remov
 complete -c pmap -l round-robin -l round -d 'With --pipe: start exactly -j jobs and give each block to whichever is ready, instead of a job per block'
 complete -c pmap -l cat -d 'With --pipe: give each job its block in a temporary file named by {} instead of on stdin (implies --pipe)'
 complete -c pmap -l fifo -d 'With --pipe: give each job its block through a named pipe named by {} (implies --pipe)'
+complete -c pmap -l plus -d 'More replacement strings: {..} {...} {/..} {/...} (two or three extensions off), {+/} {+.} {+..} {+...} (the parts those take off), {:-TEXT} (TEXT if empty)'
 complete -c pmap -s q -l quote -d 'Never run the command through a shell: run its words as they are, even a lone word with shell syntax in it (GNU parallel\'s -q)'
 complete -c pmap -l shell -d 'Always run the command through the shell ($PMAP_SHELL or /bin/sh)'
 complete -c pmap -l dry-run -l dr -d 'Print each command as it would run, in input order, and run nothing'

@@ -200,6 +200,11 @@ pub struct Cli {
     )]
     pub rpl: Vec<String>,
 
+    /// More replacement strings: {..} {...} {/..} {/...} (two or three extensions off),
+    /// {+/} {+.} {+..} {+...} (the parts those take off), {:-TEXT} (TEXT if empty)
+    #[arg(long = "plus")]
+    pub plus: bool,
+
     /// Use STR instead of {} as the replacement string for the items
     #[arg(short = 'I', value_name = "STR", allow_hyphen_values = true)]
     pub replace: Option<String>,

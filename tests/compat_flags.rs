@@ -524,3 +524,32 @@ fn perl_substitutions_and_user_replacement_strings() {
         out.stderr
     );
 }
+
+#[test]
+fn plus_replacement_strings_match_gnu_parallel() {
+    // Each expected value is what `parallel --plus echo STRING ::: dir/sub/a.b.c.d` prints.
+    for (string, expected) in [
+        ("{..}", "dir/sub/a.b"),
+        ("{...}", "dir/sub/a"),
+        ("{/..}", "a.b"),
+        ("{/...}", "a"),
+        ("{+/}", "dir/sub"),
+        ("{+.}", "d"),
+        ("{+..}", "c.d"),
+        ("{+...}", "b.c.d"),
+    ] {
+        let out = run(&["--plus", "echo", string, ":::", "dir/sub/a.b.c.d"], "");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            format!("{expected}\n"),
+            "{string}"
+        );
+    }
+    ok(
+        &["--plus", "-k", "echo", "{:-none}", ":::", "", "x"],
+        "",
+        "none\nx\n",
+    );
+    // Without --plus they are not replacement strings: the value is appended.
+    ok(&["echo", "{..}", ":::", "a.b.c"], "", "{..} a.b.c\n");
+}

@@ -404,7 +404,7 @@ fn replace_all(haystack: &[u8], needle: &[u8], with: &[u8]) -> Vec<u8> {
 fn template_config(cli: &Cli, command: &[OsString], input: &InputConfig) -> Result<Template> {
     let replace = cli.replace.as_deref().map(str::as_bytes);
     let command = with_user_replacements(cli, command)?;
-    let template = Template::parse_as(&command, replace, cli.shell, cli.quote)?;
+    let template = Template::parse_as(&command, replace, cli.shell, cli.quote, cli.plus)?;
     // Without --colsep, a job has a known number of values; {N} beyond it is a mistake.
     let available = input.sources.len().saturating_mul(input.max_args);
     if input.colsep.is_none() && template.max_index() > available {

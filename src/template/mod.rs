@@ -54,6 +54,16 @@ enum Transform {
     BasenameNoExt,
     /// `{= s/RE/REPL/ =}`.
     Substitute(std::sync::Arc<expression::Substitution>),
+    /// `--plus`: `{..}`, `{...}`: so many extensions off.
+    NoExts(usize),
+    /// `--plus`: `{/..}`, `{/...}`.
+    BasenameNoExts(usize),
+    /// `--plus`: `{+/}`: the directory part, without its last slash.
+    DirPart,
+    /// `--plus`: `{+.}`, `{+..}`, `{+...}`: the extensions `{.}` and its kin take off.
+    Exts(usize),
+    /// `--plus`: `{:-TEXT}`.
+    Default(std::sync::Arc<Vec<u8>>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,18 +126,21 @@ impl Template {
         replace: Option<&[u8]>,
         force_shell: bool,
     ) -> Result<Self, TemplateError> {
-        Self::parse_as(words, replace, force_shell, false)
+        Self::parse_as(words, replace, force_shell, false, false)
     }
 
     /// [`Template::parse`], with `-q`/`--quote` (`never_shell`): the words are always run
-    /// directly, even a lone word with shell syntax in it.
+    /// directly, even a lone word with shell syntax in it; and `--plus` (`plus`): its
+    /// replacement strings (`{..}`, `{+.}`, `{:-default}`, …) are replacement strings.
     pub fn parse_as(
         words: &[OsString],
         replace: Option<&[u8]>,
         force_shell: bool,
         never_shell: bool,
+        plus: bool,
     ) -> Result<Self, TemplateError> {
-        let parse = |w: &[u8]| parse_word(w, replace, false);
+        let syntax = Syntax { tag: false, plus };
+        let parse = |w: &[u8]| parse_word(w, replace, syntax);
         let shape = match words {
             [] => Shape::ItemsAreCommands,
             [one] if force_shell || (!never_shell && needs_shell(one.as_bytes())) => {
@@ -315,7 +328,15 @@ impl TagTemplate {
 
     /// `--tagstring STR`: the command's replacement strings, and `{host}`.
     pub fn parse(s: &[u8], replace: Option<&[u8]>) -> Result<Self, TemplateError> {
-        parse_word(s, replace, true).map(TagTemplate)
+        parse_word(
+            s,
+            replace,
+            Syntax {
+                tag: true,
+                plus: false,
+            },
+        )
+        .map(TagTemplate)
     }
 
     pub fn render_into(&self, job: JobContext<'_>, out: &mut Vec<u8>) {
@@ -388,7 +409,14 @@ fn render_piece(
 }
 
 /// Parses one word; `tag` also accepts `{host}`.
-fn parse_word(word: &[u8], replace: Option<&[u8]>, tag: bool) -> Result<Word, TemplateError> {
+/// Which replacement strings a word may hold: `{host}` in a `--tagstring`, and `--plus`'s.
+#[derive(Debug, Clone, Copy)]
+struct Syntax {
+    tag: bool,
+    plus: bool,
+}
+
+fn parse_word(word: &[u8], replace: Option<&[u8]>, syntax: Syntax) -> Result<Word, TemplateError> {
     let mut pieces = Vec::new();
     let mut literal = Vec::new();
     let mut i = 0;
@@ -419,7 +447,7 @@ fn parse_word(word: &[u8], replace: Option<&[u8]>, tag: bool) -> Result<Word, Te
             literal.extend_from_slice(&word[i..]);
             break;
         };
-        match parse_replacement(&rest[..close], replace.is_some(), tag) {
+        match parse_replacement(&rest[..close], replace.is_some(), syntax) {
             Some(Piece::Replace(Value::Nth(0), _)) => {
                 return Err(TemplateError::IndexZero(lossy(word)));
             }
@@ -473,7 +501,8 @@ fn flush(literal: &mut Vec<u8>, pieces: &mut Vec<Piece>) {
 }
 
 /// Parses the inside of `{…}`; `None` means it is not a replacement string (e.g. awk code).
-fn parse_replacement(inner: &[u8], braces_renamed: bool, tag: bool) -> Option<Piece> {
+fn parse_replacement(inner: &[u8], braces_renamed: bool, syntax: Syntax) -> Option<Piece> {
+    let tag = syntax.tag;
     let digits = inner.iter().take_while(|b| b.is_ascii_digit()).count();
     let (value, suffix) = if digits > 0 {
         let n = std::str::from_utf8(&inner[..digits]).ok()?.parse().ok()?;
@@ -494,9 +523,31 @@ fn parse_replacement(inner: &[u8], braces_renamed: bool, tag: bool) -> Option<Pi
         b"/" => Transform::Basename,
         b"//" => Transform::Dirname,
         b"/." => Transform::BasenameNoExt,
+        _ if syntax.plus => plus_transform(suffix)?,
         _ => return None,
     };
     Some(Piece::Replace(value, t))
+}
+
+/// `--plus`'s forms: `{..}` and `{...}` (two or three extensions off), `{/..}`, `{/...}`
+/// (of the basename), and `{+/}`, `{+.}`, `{+..}`, `{+...}`, the parts the others take
+/// off, so that `{}` = `{+/}/{/}` = `{.}.{+.}` = `{..}.{+..}`; and `{:-TEXT}`, TEXT when the
+/// value is empty.
+fn plus_transform(suffix: &[u8]) -> Option<Transform> {
+    Some(match suffix {
+        b".." => Transform::NoExts(2),
+        b"..." => Transform::NoExts(3),
+        b"/.." => Transform::BasenameNoExts(2),
+        b"/..." => Transform::BasenameNoExts(3),
+        b"+/" => Transform::DirPart,
+        b"+." => Transform::Exts(1),
+        b"+.." => Transform::Exts(2),
+        b"+..." => Transform::Exts(3),
+        _ => {
+            let text = suffix.strip_prefix(b":-")?;
+            Transform::Default(std::sync::Arc::new(text.to_vec()))
+        }
+    })
 }
 
 fn lossy(word: &[u8]) -> String {
@@ -514,7 +565,25 @@ fn transform<'v>(v: &'v [u8], t: &Transform) -> std::borrow::Cow<'v, [u8]> {
         Transform::Dirname => dirname(v),
         Transform::BasenameNoExt => strip_ext(basename(v)),
         Transform::Substitute(s) => return s.apply(v),
+        Transform::NoExts(n) => {
+            let base_start = v.len() - basename(v).len();
+            &v[..base_start + strip_exts(basename(v), *n).len()]
+        }
+        Transform::BasenameNoExts(n) => strip_exts(basename(v), *n),
+        Transform::DirPart => &v[..(v.len() - basename(v).len()).saturating_sub(1)],
+        Transform::Exts(n) => {
+            let base = basename(v);
+            let kept = strip_exts(base, *n).len();
+            base.get(kept + 1..).unwrap_or(b"")
+        }
+        Transform::Default(text) if v.is_empty() => return std::borrow::Cow::Owned(text.to_vec()),
+        Transform::Default(_) => v,
     })
+}
+
+/// `base` without its last `n` extensions.
+fn strip_exts(base: &[u8], n: usize) -> &[u8] {
+    (0..n).fold(base, |b, _| strip_ext(b))
 }
 
 fn basename(v: &[u8]) -> &[u8] {

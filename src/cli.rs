@@ -49,12 +49,18 @@ pub struct Cli {
         short_alias = 'P',
         long = "jobs",
         value_name = "N",
-        allow_hyphen_values = true
+        allow_hyphen_values = true,
+        help_heading = "Running jobs"
     )]
     pub jobs: Option<String>,
 
     /// Input items end with NUL instead of newline
-    #[arg(short = '0', long = "null", conflicts_with = "delimiter")]
+    #[arg(
+        short = '0',
+        long = "null",
+        conflicts_with = "delimiter",
+        help_heading = "Input"
+    )]
     pub null: bool,
 
     /// Input items end with DELIM (one byte; `\n`, `\t`, `\0` and `\\` escapes accepted)
@@ -62,74 +68,118 @@ pub struct Cli {
         short = 'd',
         long = "delimiter",
         value_name = "DELIM",
-        allow_hyphen_values = true
+        allow_hyphen_values = true,
+        help_heading = "Input"
     )]
     pub delimiter: Option<OsString>,
 
     /// Read items from FILE (repeatable; each file is one input source)
-    #[arg(short = 'a', long = "arg-file", value_name = "FILE")]
+    #[arg(
+        short = 'a',
+        long = "arg-file",
+        value_name = "FILE",
+        help_heading = "Input"
+    )]
     pub arg_file: Vec<PathBuf>,
 
     /// Combine several input sources pairwise instead of as a cartesian product; shorter
     /// sources wrap around
-    #[arg(long = "link", visible_alias = "xapply")]
+    #[arg(long = "link", visible_alias = "xapply", help_heading = "Input")]
     pub link: bool,
 
     /// Trim white space off items (or, with --colsep, off each column): n (none), l, r, or
     /// lr [default: lr with --colsep, else n]
-    #[arg(long = "trim", value_name = "n|l|r|lr", value_parser = ["n", "l", "r", "lr", "rl"])]
+    #[arg(long = "trim", value_name = "n|l|r|lr", value_parser = ["n", "l", "r", "lr", "rl"], help_heading = "Input")]
     pub trim: Option<String>,
 
     /// Split each item into columns {1}, {2}, ... at matches of REGEX
-    #[arg(long = "colsep", value_name = "REGEX", allow_hyphen_values = true)]
+    #[arg(
+        long = "colsep",
+        value_name = "REGEX",
+        allow_hyphen_values = true,
+        help_heading = "Input"
+    )]
     pub colsep: Option<String>,
 
     /// Give each job up to N items
-    #[arg(short = 'n', long = "max-args", value_name = "N")]
+    #[arg(
+        short = 'n',
+        long = "max-args",
+        value_name = "N",
+        help_heading = "Items per job"
+    )]
     pub max_args: Option<usize>,
 
     /// As many items per job as fit on the command line, the word around {} repeated for
     /// each (`rm -X` style: `-X mv -t dir {}`, `-X echo pre{}post`)
-    #[arg(short = 'X', conflicts_with = "many")]
+    #[arg(short = 'X', conflicts_with = "many", help_heading = "Items per job")]
     pub context: bool,
 
     /// As many items per job as fit on the command line, all in place of {}
-    #[arg(short = 'm', long = "xargs")]
+    #[arg(short = 'm', long = "xargs", help_heading = "Items per job")]
     pub many: bool,
 
     /// With -X or -m: at most N bytes of command line per job [default: what the system
     /// allows, less the environment, as xargs computes it]
-    #[arg(short = 's', long = "max-chars", value_name = "N")]
+    #[arg(
+        short = 's',
+        long = "max-chars",
+        value_name = "N",
+        help_heading = "Items per job"
+    )]
     pub max_chars: Option<usize>,
 
     /// Read every job first, then run them in a random order (numbered in that order)
-    #[arg(long = "shuf")]
+    #[arg(long = "shuf", help_heading = "Input")]
     pub shuf: bool,
 
     /// Stop reading each input source at an item equal to STR (xargs' -E)
-    #[arg(short = 'E', value_name = "STR", allow_hyphen_values = true)]
+    #[arg(
+        short = 'E',
+        value_name = "STR",
+        allow_hyphen_values = true,
+        help_heading = "Input"
+    )]
     pub eof: Option<OsString>,
 
     /// Skip items that are empty or only white space (xargs' -r)
-    #[arg(short = 'r', long = "no-run-if-empty")]
+    #[arg(short = 'r', long = "no-run-if-empty", help_heading = "Input")]
     pub no_run_if_empty: bool,
 
     /// Use SEP instead of ::: to start a list of items
-    #[arg(long = "arg-sep", value_name = "SEP", allow_hyphen_values = true)]
+    #[arg(
+        long = "arg-sep",
+        value_name = "SEP",
+        allow_hyphen_values = true,
+        help_heading = "Input"
+    )]
     pub arg_sep: Option<OsString>,
 
     /// Use SEP instead of :::: to start a list of files of items
-    #[arg(long = "arg-file-sep", value_name = "SEP", allow_hyphen_values = true)]
+    #[arg(
+        long = "arg-file-sep",
+        value_name = "SEP",
+        allow_hyphen_values = true,
+        help_heading = "Input"
+    )]
     pub arg_file_sep: Option<OsString>,
 
     /// Cut standard input (or the one -a FILE) into blocks of whole records and give each
     /// job one block on its stdin, instead of running a job per item
-    #[arg(long = "pipe", visible_alias = "spreadstdin")]
+    #[arg(
+        long = "pipe",
+        visible_alias = "spreadstdin",
+        help_heading = "Blocks of input (--pipe)"
+    )]
     pub pipe: bool,
 
     /// Like --pipe, for the file of -a FILE: pmap finds the cuts by seeking, and each job's
     /// part goes from the file to the job without passing through pmap's memory
-    #[arg(long = "pipepart", visible_alias = "pipe-part")]
+    #[arg(
+        long = "pipepart",
+        visible_alias = "pipe-part",
+        help_heading = "Blocks of input (--pipe)"
+    )]
     pub pipepart: bool,
 
     /// With --pipe: blocks of at most SIZE bytes (K, M, G, T: ×1024; k, m, g, t: ×1000;
@@ -139,56 +189,85 @@ pub struct Cli {
         long = "block",
         visible_alias = "block-size",
         value_name = "SIZE",
-        allow_hyphen_values = true
+        allow_hyphen_values = true,
+        help_heading = "Blocks of input (--pipe)"
     )]
     pub block: Option<String>,
 
     /// With --pipe: records end with STR (`\n`, `\t`, `\r`, `\0`, `\\`, `\xHH`
     /// escapes) [default: \n, or nothing if --recstart is given]
-    #[arg(long = "recend", value_name = "STR", allow_hyphen_values = true)]
+    #[arg(
+        long = "recend",
+        value_name = "STR",
+        allow_hyphen_values = true,
+        help_heading = "Blocks of input (--pipe)"
+    )]
     pub recend: Option<String>,
 
     /// With --pipe: records start with STR (escapes as for --recend)
-    #[arg(long = "recstart", value_name = "STR", allow_hyphen_values = true)]
+    #[arg(
+        long = "recstart",
+        value_name = "STR",
+        allow_hyphen_values = true,
+        help_heading = "Blocks of input (--pipe)"
+    )]
     pub recstart: Option<String>,
 
     /// With --pipe: --recend and --recstart are regular expressions
-    #[arg(long = "regexp")]
+    #[arg(long = "regexp", help_heading = "Blocks of input (--pipe)")]
     pub regexp: bool,
 
     /// With --pipe: remove the --recend and --recstart text of every record before the job
     /// gets its block
-    #[arg(long = "rrs", visible_aliases = ["remove-rec-sep", "removerecsep"])]
+    #[arg(long = "rrs", visible_aliases = ["remove-rec-sep", "removerecsep"], help_heading = "Blocks of input (--pipe)")]
     pub rrs: bool,
 
     /// N items per job, {1}..{N} empty where the input ran out; 0: run the command with no
     /// item, once per item (GNU parallel's -N). With --pipe: N records per job
-    #[arg(short = 'N', value_name = "N")]
+    #[arg(short = 'N', value_name = "N", help_heading = "Items per job")]
     pub max_records: Option<usize>,
 
     /// N lines per job, a line ending in a blank continued by the next (xargs' -L); with
     /// --pipe: N lines make one record (a block never splits a group of N lines)
-    #[arg(short = 'L', long = "max-lines", value_name = "N")]
+    #[arg(
+        short = 'L',
+        long = "max-lines",
+        value_name = "N",
+        help_heading = "Items per job"
+    )]
     pub max_lines: Option<usize>,
 
     /// With --pipe: the first N lines (`:` for one, or the lines a regex matches at the
     /// start) are the header, given at the start of every block
-    #[arg(long = "header", value_name = "N|REGEX", allow_hyphen_values = true)]
+    #[arg(
+        long = "header",
+        value_name = "N|REGEX",
+        allow_hyphen_values = true,
+        help_heading = "Blocks of input (--pipe)"
+    )]
     pub header: Option<String>,
 
     /// With --pipe: start exactly -j jobs and give each block to whichever is ready, instead
     /// of a job per block
-    #[arg(long = "round-robin", visible_alias = "round")]
+    #[arg(
+        long = "round-robin",
+        visible_alias = "round",
+        help_heading = "Blocks of input (--pipe)"
+    )]
     pub round_robin: bool,
 
     /// With --pipe: give each job its block in a temporary file named by {} instead of on
     /// stdin (implies --pipe)
-    #[arg(long = "cat", conflicts_with = "fifo")]
+    #[arg(
+        long = "cat",
+        conflicts_with = "fifo",
+        help_heading = "Blocks of input (--pipe)"
+    )]
     pub cat: bool,
 
     /// With --pipe: give each job its block through a named pipe named by {} (implies
     /// --pipe)
-    #[arg(long = "fifo")]
+    #[arg(long = "fifo", help_heading = "Blocks of input (--pipe)")]
     pub fifo: bool,
 
     /// Define a replacement string: TAG stands for {= EXPRESSION =}, e.g.
@@ -196,95 +275,119 @@ pub struct Cli {
     #[arg(
         long = "rpl",
         value_name = "'TAG EXPRESSION'",
-        allow_hyphen_values = true
+        allow_hyphen_values = true,
+        help_heading = "Commands"
     )]
     pub rpl: Vec<String>,
 
     /// More replacement strings: {..} {...} {/..} {/...} (two or three extensions off),
     /// {+/} {+.} {+..} {+...} (the parts those take off), {:-TEXT} (TEXT if empty)
-    #[arg(long = "plus")]
+    #[arg(long = "plus", help_heading = "Commands")]
     pub plus: bool,
 
     /// Use STR instead of {} as the replacement string for the items
-    #[arg(short = 'I', value_name = "STR", allow_hyphen_values = true)]
+    #[arg(
+        short = 'I',
+        value_name = "STR",
+        allow_hyphen_values = true,
+        help_heading = "Commands"
+    )]
     pub replace: Option<String>,
 
     /// Never run the command through a shell: run its words as they are, even a lone word
     /// with shell syntax in it (GNU parallel's -q)
-    #[arg(short = 'q', long = "quote", conflicts_with = "shell")]
+    #[arg(
+        short = 'q',
+        long = "quote",
+        conflicts_with = "shell",
+        help_heading = "Commands"
+    )]
     pub quote: bool,
 
     /// Always run the command through the shell ($PMAP_SHELL or /bin/sh)
-    #[arg(long = "shell")]
+    #[arg(long = "shell", help_heading = "Commands")]
     pub shell: bool,
 
     /// Print each command as it would run, in input order, and run nothing
-    #[arg(long = "dry-run", visible_alias = "dr")]
+    #[arg(long = "dry-run", visible_alias = "dr", help_heading = "Commands")]
     pub dry_run: bool,
 
     /// Print output in input order, whatever order the jobs finish in
-    #[arg(short = 'k', long = "keep-order")]
+    #[arg(short = 'k', long = "keep-order", help_heading = "Output")]
     pub keep_order: bool,
 
     /// Print each job's output whole when it finishes: stdout, then stderr (the default)
-    #[arg(long = "group", overrides_with_all = ["line_buffer", "ungroup"])]
+    #[arg(long = "group", overrides_with_all = ["line_buffer", "ungroup"], help_heading = "Output")]
     pub group: bool,
 
     /// Print output lines as soon as they are complete; a line never mixes with another's
-    #[arg(long = "line-buffer", visible_alias = "lb", overrides_with_all = ["group", "ungroup"])]
+    #[arg(long = "line-buffer", visible_alias = "lb", overrides_with_all = ["group", "ungroup"], help_heading = "Output")]
     pub line_buffer: bool,
 
     /// Pass output through as it arrives (fastest; chunks of different jobs may mix)
-    #[arg(short = 'u', long = "ungroup", overrides_with_all = ["group", "line_buffer"])]
+    #[arg(short = 'u', long = "ungroup", overrides_with_all = ["group", "line_buffer"], help_heading = "Output")]
     pub ungroup: bool,
 
     /// Start every output line with the job's items and a TAB
-    #[arg(long = "tag")]
+    #[arg(long = "tag", help_heading = "Output")]
     pub tag: bool,
 
     /// Start every output line with STR (replacement strings allowed, and {host} for the
     /// host that ran the job) and a TAB
-    #[arg(long = "tagstring", value_name = "STR", allow_hyphen_values = true)]
+    #[arg(
+        long = "tagstring",
+        value_name = "STR",
+        allow_hyphen_values = true,
+        help_heading = "Output"
+    )]
     pub tagstring: Option<OsString>,
 
     /// Send each job's stderr lines to stdout, joined with its stdout lines in arrival order
-    #[arg(long = "merge-stderr")]
+    #[arg(long = "merge-stderr", help_heading = "Output")]
     pub merge_stderr: bool,
 
     /// Print one JSON object per finished job instead of its raw output
-    #[arg(long = "json", conflicts_with_all = ["line_buffer", "ungroup", "tag", "tagstring"])]
+    #[arg(long = "json", conflicts_with_all = ["line_buffer", "ungroup", "tag", "tagstring"], help_heading = "Output")]
     pub json: bool,
 
     /// Also keep each job's output in DIR/<seq>/stdout, stderr and meta.json
-    #[arg(long = "results", value_name = "DIR")]
+    #[arg(long = "results", value_name = "DIR", help_heading = "Output")]
     pub results: Option<PathBuf>,
 
     /// How jobs run: a fresh process per job (thread), or long-lived workers that read one
     /// item per line on stdin and answer one line each (process)
-    #[arg(long = "pool", value_name = "KIND", value_enum, default_value_t = PoolKind::Thread)]
+    #[arg(long = "pool", value_name = "KIND", value_enum, default_value_t = PoolKind::Thread, help_heading = "Process pool")]
     pub pool: PoolKind,
 
     /// With --pool process: replace each worker after it has handled N items
-    #[arg(long = "max-tasks", value_name = "N")]
+    #[arg(long = "max-tasks", value_name = "N", help_heading = "Process pool")]
     pub max_tasks: Option<u64>,
 
     /// With --pool process: send each worker up to N items ahead of their answers (default:
     /// automatic, from 1 for slow items up to 256 for fast ones)
-    #[arg(long = "pool-window", value_name = "N")]
+    #[arg(long = "pool-window", value_name = "N", help_heading = "Process pool")]
     pub pool_window: Option<usize>,
 
     /// End a job that runs longer than DURATION (30, 1.5s, 500ms, 2m, 1h): SIGTERM to its
     /// process group, then SIGKILL after the kill grace; the job fails
-    #[arg(long = "timeout", value_name = "DURATION")]
+    #[arg(
+        long = "timeout",
+        value_name = "DURATION",
+        help_heading = "Running jobs"
+    )]
     pub timeout: Option<String>,
 
     /// How long a job gets between SIGTERM and SIGKILL [default: 2s]
-    #[arg(long = "kill-grace", value_name = "DURATION")]
+    #[arg(
+        long = "kill-grace",
+        value_name = "DURATION",
+        help_heading = "Running jobs"
+    )]
     pub kill_grace: Option<String>,
 
     /// Try a failed job up to N times in all (GNU parallel's meaning; 0 and 1: no retry);
     /// only its last attempt's output is printed
-    #[arg(long = "retries", value_name = "N")]
+    #[arg(long = "retries", value_name = "N", help_heading = "Running jobs")]
     pub retries: Option<u32>,
 
     /// Run the jobs at nice value N (-20..19; below 0 needs privilege)
@@ -292,59 +395,89 @@ pub struct Cli {
         long = "nice",
         value_name = "N",
         allow_hyphen_values = true,
-        value_parser = clap::value_parser!(i32).range(-20..=19)
+        value_parser = clap::value_parser!(i32).range(-20..=19),
+        help_heading = "Running jobs"
     )]
     pub nice: Option<i32>,
 
     /// Wait at least DURATION between job starts
-    #[arg(long = "delay", value_name = "DURATION")]
+    #[arg(long = "delay", value_name = "DURATION", help_heading = "Running jobs")]
     pub delay: Option<String>,
 
     /// When to stop early: never, or now,COND / soon,COND with COND fail=N, success=N,
     /// done=N or the same with N% (e.g. --halt now,fail=1)
-    #[arg(long = "halt", value_name = "WHEN")]
+    #[arg(long = "halt", value_name = "WHEN", help_heading = "Running jobs")]
     pub halt: Option<String>,
 
     /// Log each finished job to FILE, in GNU parallel's joblog format
-    #[arg(long = "joblog", visible_alias = "jl", value_name = "FILE")]
+    #[arg(
+        long = "joblog",
+        visible_alias = "jl",
+        value_name = "FILE",
+        help_heading = "Running jobs"
+    )]
     pub joblog: Option<PathBuf>,
 
     /// Skip jobs already in the --joblog file; append to it
-    #[arg(long = "resume", requires = "joblog", conflicts_with = "resume_failed")]
+    #[arg(
+        long = "resume",
+        requires = "joblog",
+        conflicts_with = "resume_failed",
+        help_heading = "Running jobs"
+    )]
     pub resume: bool,
 
     /// Re-run jobs the --joblog file records as failed, skip its successes; append to it
-    #[arg(long = "resume-failed", requires = "joblog")]
+    #[arg(
+        long = "resume-failed",
+        requires = "joblog",
+        help_heading = "Running jobs"
+    )]
     pub resume_failed: bool,
 
     /// Show a progress bar on stderr (when it is a terminal): done/total, failures, rate, ETA
-    #[arg(long = "bar")]
+    #[arg(long = "bar", help_heading = "Output")]
     pub bar: bool,
 
     /// With --bar or --eta: the number of jobs, when pmap cannot know it before the input
     /// ends (input from a pipe), so that the total and the ETA show from the start
-    #[arg(long = "total-jobs", visible_alias = "total", value_name = "N")]
+    #[arg(
+        long = "total-jobs",
+        visible_alias = "total",
+        value_name = "N",
+        help_heading = "Output"
+    )]
     pub total_jobs: Option<u64>,
 
     /// Show the estimated time left on stderr (when it is a terminal)
-    #[arg(long = "eta", conflicts_with = "bar")]
+    #[arg(long = "eta", conflicts_with = "bar", help_heading = "Output")]
     pub eta: bool,
 
     /// Print each command on stdout, just before its output (GNU parallel's -v)
-    #[arg(short = 'v', long = "verbose")]
+    #[arg(short = 'v', long = "verbose", help_heading = "Output")]
     pub verbose: bool,
 
     /// Print each command on stderr as it starts (GNU parallel's and xargs' -t)
-    #[arg(short = 't')]
+    #[arg(short = 't', help_heading = "Output")]
     pub trace: bool,
 
     /// Run jobs on these hosts through ssh: comma-separated, `N/host` gives N slots (else
     /// -j), `:` is this machine, `user@host` and `host:port` accepted (repeatable)
-    #[arg(short = 'S', long = "sshlogin", value_name = "HOSTS")]
+    #[arg(
+        short = 'S',
+        long = "sshlogin",
+        value_name = "HOSTS",
+        help_heading = "Remote hosts"
+    )]
     pub sshlogin: Vec<String>,
 
     /// Read hosts for --sshlogin from FILE: one per line, `#` starts a comment (repeatable)
-    #[arg(long = "sshlogin-file", visible_alias = "slf", value_name = "FILE")]
+    #[arg(
+        long = "sshlogin-file",
+        visible_alias = "slf",
+        value_name = "FILE",
+        help_heading = "Remote hosts"
+    )]
     pub sshlogin_file: Vec<PathBuf>,
 
     /// The ssh command to reach the hosts with, split into words like a shell would
@@ -354,22 +487,27 @@ pub struct Cli {
         visible_alias = "ssh",
         value_name = "CMD",
         env = "PMAP_SSH",
-        hide_env_values = true
+        hide_env_values = true,
+        help_heading = "Remote hosts"
     )]
     pub ssh_command: Option<String>,
 
     /// Open a new ssh connection for every job instead of sharing one per host (slower; for
     /// servers that refuse connection sharing)
-    #[arg(long = "no-ssh-sharing")]
+    #[arg(long = "no-ssh-sharing", help_heading = "Remote hosts")]
     pub no_ssh_sharing: bool,
 
     /// Colour tags and pmap's failure notices: auto (when the output is a terminal and
     /// NO_COLOR is unset), always or never
-    #[arg(long = "color", value_name = "WHEN", value_enum, default_value_t = ColorWhen::Auto)]
+    #[arg(long = "color", value_name = "WHEN", value_enum, default_value_t = ColorWhen::Auto, help_heading = "Output")]
     pub color: ColorWhen,
 
     /// Accepted for GNU parallel's sake; pmap asks for no citation
-    #[arg(long = "will-cite", visible_alias = "citation")]
+    #[arg(
+        long = "will-cite",
+        visible_alias = "citation",
+        help_heading = "Compatibility"
+    )]
     pub will_cite: bool,
 
     /// The command, its arguments, and any `:::`/`::::` input sources

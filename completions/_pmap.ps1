@@ -22,6 +22,7 @@ Register-ArgumentCompleter -Native -CommandName 'pmap' -ScriptBlock {
     $completions = @(switch ($command) {
         'pmap' {
             [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'Run at most N jobs at once: N, N% of the CPUs, +N or -N relative to the CPUs, or 0 for as many as the input allows [default: number of CPUs]')
+            [CompletionResult]::new('-P', '-P ', [CompletionResultType]::ParameterName, 'Run at most N jobs at once: N, N% of the CPUs, +N or -N relative to the CPUs, or 0 for as many as the input allows [default: number of CPUs]')
             [CompletionResult]::new('--jobs', '--jobs', [CompletionResultType]::ParameterName, 'Run at most N jobs at once: N, N% of the CPUs, +N or -N relative to the CPUs, or 0 for as many as the input allows [default: number of CPUs]')
             [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Input items end with DELIM (one byte; `\n`, `\t`, `\0` and `\\` escapes accepted)')
             [CompletionResult]::new('--delimiter', '--delimiter', [CompletionResultType]::ParameterName, 'Input items end with DELIM (one byte; `\n`, `\t`, `\0` and `\\` escapes accepted)')

@@ -19,6 +19,7 @@ set edit:completion:arg-completer[pmap] = {|@words|
     var completions = [
         &'pmap'= {
             cand -j 'Run at most N jobs at once: N, N% of the CPUs, +N or -N relative to the CPUs, or 0 for as many as the input allows [default: number of CPUs]'
+            cand -P 'Run at most N jobs at once: N, N% of the CPUs, +N or -N relative to the CPUs, or 0 for as many as the input allows [default: number of CPUs]'
             cand --jobs 'Run at most N jobs at once: N, N% of the CPUs, +N or -N relative to the CPUs, or 0 for as many as the input allows [default: number of CPUs]'
             cand -d 'Input items end with DELIM (one byte; `\n`, `\t`, `\0` and `\\` escapes accepted)'
             cand --delimiter 'Input items end with DELIM (one byte; `\n`, `\t`, `\0` and `\\` escapes accepted)'

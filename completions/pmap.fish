@@ -1,4 +1,4 @@
-complete -c pmap -s j -l jobs -d 'Run at most N jobs at once: N, N% of the CPUs, +N or -N relative to the CPUs, or 0 for as many as the input allows [default: number of CPUs]' -r
+complete -c pmap -s j -s P -l jobs -d 'Run at most N jobs at once: N, N% of the CPUs, +N or -N relative to the CPUs, or 0 for as many as the input allows [default: number of CPUs]' -r
 complete -c pmap -s d -l delimiter -d 'Input items end with DELIM (one byte; `\\n`, `\\t`, `\\0` and `\\\\` escapes accepted)' -r
 complete -c pmap -s a -l arg-file -d 'Read items from FILE (repeatable; each file is one input source)' -r -F
 complete -c pmap -l trim -d 'Trim white space off items (or, with --colsep, off each column): n (none), l, r, or lr [default: lr with --colsep, else n]' -r -f -a "n\t''

@@ -46,7 +46,7 @@ pub struct Cli {
     /// as many as the input allows [default: number of CPUs]
     #[arg(
         short = 'j',
-        short_alias = 'P',
+        visible_short_alias = 'P',
         long = "jobs",
         value_name = "N",
         allow_hyphen_values = true,

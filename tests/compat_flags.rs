@@ -489,7 +489,7 @@ fn perl_substitutions_and_user_replacement_strings() {
         "b.tar\n",
     );
     ok(
-        &["echo", "{2= s/a/x/g =}", ":::", "1", ":::", "banana"],
+        &["echo", "{=2 s/a/x/g =}", ":::", "1", ":::", "banana"],
         "",
         "bxnxnx\n",
     );

@@ -1,6 +1,6 @@
-//! `{= s/REGEX/REPLACEMENT/[gi] =}` and `{N= … =}`: the common form of GNU parallel's Perl
-//! expressions, a substitution on the value, done with the `regex` crate (Rust's regex
-//! syntax; `$1`, `${name}` in the replacement). Any other Perl is a usage error that says
+//! `{= s/REGEX/REPLACEMENT/[gi] =}` and `{=N … =}` (or `{N= … =}`): the common form of
+//! GNU parallel's Perl expressions, a substitution on the value, done with the `regex` crate
+//! (Rust's regex syntax; `$1`, `${name}` in the replacement). Any other Perl is a usage error that says
 //! what is supported.
 
 use std::borrow::Cow;

@@ -466,18 +466,32 @@ fn parse_word(word: &[u8], replace: Option<&[u8]>, syntax: Syntax) -> Result<Wor
     Ok(Word(pieces))
 }
 
-/// `{= s/RE/REPL/ =}` or `{N= … =}` at the start of `rest` (just after the `{`): the piece,
-/// and how many bytes of `rest` it took. `None` when `rest` starts no expression.
+/// `{= s/RE/REPL/ =}`, or on value N `{=N … =}` (GNU parallel's spelling) or `{N= … =}`,
+/// at the start of `rest` (just after the `{`): the piece, and how many bytes of `rest` it
+/// took. `None` when `rest` starts no expression.
 fn parse_expression(rest: &[u8], word: &[u8]) -> Result<Option<(Piece, usize)>, TemplateError> {
-    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
-    if rest.get(digits) != Some(&b'=') {
+    let digits_in = |b: &[u8]| b.iter().take_while(|b| b.is_ascii_digit()).count();
+    let before = digits_in(rest);
+    if rest.get(before) != Some(&b'=') {
         return Ok(None);
     }
-    let body = &rest[digits + 1..];
+    let after = if before == 0 {
+        digits_in(&rest[1..])
+    } else {
+        0
+    };
+    let positional = after > 0 && rest.get(1 + after).is_some_and(u8::is_ascii_whitespace);
+    // The value's number, and where the expression starts.
+    let (number, skip) = match (before, positional) {
+        (0, true) => (&rest[1..=after], 1 + after),
+        (0, false) => (&rest[..0], 1),
+        _ => (&rest[..before], before + 1),
+    };
+    let body = &rest[skip..];
     let Some(end) = body.windows(2).position(|w| w == b"=}") else {
         return Err(TemplateError::Unclosed(lossy(word)));
     };
-    let value = match std::str::from_utf8(&rest[..digits])
+    let value = match std::str::from_utf8(number)
         .ok()
         .and_then(|d| d.parse().ok())
     {
@@ -488,10 +502,7 @@ fn parse_expression(rest: &[u8], word: &[u8]) -> Result<Option<(Piece, usize)>, 
     let text = String::from_utf8_lossy(&body[..end]);
     let substitution = expression::Substitution::parse(&text).map_err(TemplateError::Expression)?;
     let transform = Transform::Substitute(std::sync::Arc::new(substitution));
-    Ok(Some((
-        Piece::Replace(value, transform),
-        digits + 1 + end + 2,
-    )))
+    Ok(Some((Piece::Replace(value, transform), skip + end + 2)))
 }
 
 fn flush(literal: &mut Vec<u8>, pieces: &mut Vec<Piece>) {

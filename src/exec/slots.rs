@@ -226,8 +226,11 @@ impl Drop for Submitter {
 fn run_slot(shared: &Shared, slot: usize) {
     if let Some(nice) = shared.env.config.control.nice {
         if let Err(e) = crate::exec::spawn::lower_thread_priority(nice) {
-            let message = format!("cannot set --nice {nice}: {e}");
-            let _ = shared.env.events.send(Event::Fatal(message));
+            // Every slot fails alike: the first one to fail says so.
+            if !shared.env.control.is_stopping() {
+                let message = format!("cannot set --nice {nice}: {e}");
+                let _ = shared.env.events.send(Event::Fatal(message));
+            }
             shared.env.control.stop();
         }
     }

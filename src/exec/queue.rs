@@ -68,35 +68,32 @@ impl<T> WorkQueue<T> {
         }
     }
 
-    /// Blocks while the queue is full. Returns false once `control` is stopping.
-    pub fn wait_for_room(&self, control: &Control) -> bool {
+    /// The queue's state once it has room, waiting while it is full; `None` once `control`
+    /// is stopping.
+    fn lock_with_room(&self, control: &Control) -> Option<MutexGuard<'_, State<T>>> {
         let mut state = self.lock();
         while state.items.len() >= self.capacity {
             if control.is_stopping() {
-                return false;
+                return None;
             }
             state.producer_waiting = true;
             state = self.drained.wait(state).unwrap_or_else(|p| p.into_inner());
         }
         state.producer_waiting = false;
-        !control.is_stopping()
+        (!control.is_stopping()).then_some(state)
+    }
+
+    /// Blocks while the queue is full. Returns false once `control` is stopping.
+    pub fn wait_for_room(&self, control: &Control) -> bool {
+        self.lock_with_room(control).is_some()
     }
 
     /// Adds `item`, blocking while the queue is full. Returns false, dropping the item, once
     /// `control` is stopping.
     pub fn push(&self, item: T, control: &Control) -> bool {
-        let mut state = self.lock();
-        while state.items.len() >= self.capacity {
-            if control.is_stopping() {
-                return false;
-            }
-            state.producer_waiting = true;
-            state = self.drained.wait(state).unwrap_or_else(|p| p.into_inner());
-        }
-        state.producer_waiting = false;
-        if control.is_stopping() {
+        let Some(mut state) = self.lock_with_room(control) else {
             return false;
-        }
+        };
         state.items.push_back(item);
         state.new_round();
         if state.idle > 0 {

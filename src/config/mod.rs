@@ -159,29 +159,6 @@ impl OutputConfig {
     }
 }
 
-/// `\t`, `\n`, `\0` and `\\` in `text`; any other backslash stays as it is.
-fn unescape_bytes(text: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(text.len());
-    let mut bytes = text.iter().copied().peekable();
-    while let Some(b) = bytes.next() {
-        let escaped = match (b, bytes.peek()) {
-            (b'\\', Some(b't')) => Some(b'\t'),
-            (b'\\', Some(b'n')) => Some(b'\n'),
-            (b'\\', Some(b'0')) => Some(0),
-            (b'\\', Some(b'\\')) => Some(b'\\'),
-            _ => None,
-        };
-        match escaped {
-            Some(e) => {
-                bytes.next();
-                out.push(e);
-            }
-            None => out.push(b),
-        }
-    }
-    out
-}
-
 impl Config {
     /// `--pipe`: how jobs get their blocks; `None` without blocks.
     pub fn block_delivery(&self) -> Option<crate::input::blocks::Delivery> {
@@ -426,7 +403,10 @@ fn output_config(cli: &Cli, retries: u32) -> Result<OutputConfig> {
     let replace = cli.replace.as_deref().map(str::as_bytes);
     let tag = match (&cli.tagstring, cli.tag) {
         // `\t`, `\n`, `\0` and `\\` as in GNU parallel (no replacement string has a backslash).
-        (Some(s), _) => Some(TagTemplate::parse(&unescape_bytes(s.as_bytes()), replace)?),
+        (Some(s), _) => {
+            let text = values::unescape(s.as_bytes(), values::Escapes::Basic)?;
+            Some(TagTemplate::parse(&text, replace)?)
+        }
         (None, true) => Some(TagTemplate::values()),
         (None, false) => None,
     };

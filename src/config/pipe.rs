@@ -9,6 +9,8 @@ use crate::input::SourceSpec;
 use crate::input::blocks::{BlockSize, Delivery, HeaderSpec, PipeConfig};
 use crate::input::separator::Separator;
 
+use super::values::{Escapes, unescape};
+
 /// The default `--block`.
 pub const DEFAULT_BLOCK: usize = 1 << 20;
 
@@ -140,43 +142,9 @@ fn separator(cli: &Cli) -> Result<Separator> {
         Separator::regex(&end, &start)
             .map_err(|e| anyhow::anyhow!("--recend/--recstart is not a valid regex: {e}"))
     } else {
-        Ok(Separator::literal(unescape(&end)?, unescape(&start)?))
+        let separator = |text: &str| unescape(text.as_bytes(), Escapes::Separator);
+        Ok(Separator::literal(separator(&end)?, separator(&start)?))
     }
-}
-
-/// `\n`, `\t`, `\r`, `\0`, `\\` and `\xHH` in a separator; any other backslash stays.
-pub fn unescape(text: &str) -> Result<Vec<u8>> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] != b'\\' || i + 1 == bytes.len() {
-            out.push(bytes[i]);
-            i += 1;
-            continue;
-        }
-        let (byte, used) = match bytes[i + 1] {
-            b'n' => (b'\n', 2),
-            b't' => (b'\t', 2),
-            b'r' => (b'\r', 2),
-            b'0' => (0, 2),
-            b'\\' => (b'\\', 2),
-            b'x' => {
-                let hex = text.get(i + 2..i + 4).unwrap_or("");
-                match u8::from_str_radix(hex, 16) {
-                    Ok(b) if hex.len() == 2 => (b, 4),
-                    _ => bail!("'{text}': \\x needs two hex digits"),
-                }
-            }
-            other => {
-                out.push(b'\\');
-                (other, 2)
-            }
-        };
-        out.push(byte);
-        i += used;
-    }
-    Ok(out)
 }
 
 /// `--block SIZE`: a number with an optional unit, K M G T P (powers of 1024) or k m g t p
@@ -259,6 +227,7 @@ mod tests {
 
     #[test]
     fn separators_understand_escapes() {
+        let unescape = |text: &str| unescape(text.as_bytes(), Escapes::Separator);
         assert_eq!(unescape("\\0").unwrap(), b"\0");
         assert_eq!(unescape("a\\nb\\x41\\\\").unwrap(), b"a\nbA\\");
         assert_eq!(unescape("\\q").unwrap(), b"\\q");

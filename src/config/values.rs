@@ -100,6 +100,56 @@ pub(super) fn split_command(
     (command, sources, linked)
 }
 
+/// Which backslash escapes a value understands; any other backslash stays as it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Escapes {
+    /// `\n`, `\t`, `\0` and `\\` (`-d`, `--tagstring`).
+    Basic,
+    /// Those, `\r` and `\xHH` (`--recend`, `--recstart`).
+    Separator,
+}
+
+/// `text` with its backslash escapes replaced; an error only for a `\x` without two hex
+/// digits.
+pub(super) fn unescape(text: &[u8], escapes: Escapes) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut i = 0;
+    while i < text.len() {
+        if text[i] != b'\\' || i + 1 == text.len() {
+            out.push(text[i]);
+            i += 1;
+            continue;
+        }
+        let full = escapes == Escapes::Separator;
+        let (byte, used) = match text[i + 1] {
+            b'n' => (b'\n', 2),
+            b't' => (b'\t', 2),
+            b'0' => (0, 2),
+            b'\\' => (b'\\', 2),
+            b'r' if full => (b'\r', 2),
+            b'x' if full => {
+                let hex = text
+                    .get(i + 2..i + 4)
+                    .and_then(|h| std::str::from_utf8(h).ok());
+                match hex.map(|h| u8::from_str_radix(h, 16)) {
+                    Some(Ok(b)) => (b, 4),
+                    _ => bail!(
+                        "'{}': \\x needs two hex digits",
+                        String::from_utf8_lossy(text)
+                    ),
+                }
+            }
+            other => {
+                out.push(b'\\');
+                (other, 2)
+            }
+        };
+        out.push(byte);
+        i += used;
+    }
+    Ok(out)
+}
+
 /// Parses `-j`: `N`, `N%`, `+N`, `-N`, or `0` (as many as the input allows, bounded by
 /// what the process may open).
 pub fn parse_jobs(spec: &str, cpus: usize, zero_limit: usize) -> Result<usize> {
@@ -133,12 +183,8 @@ fn max_jobs_for_zero() -> usize {
 
 /// Parses `-d`: one byte, or one of the escapes `\n`, `\t`, `\0`, `\\`.
 pub fn parse_delimiter(d: &[u8]) -> Result<u8> {
-    match d {
-        [b] => Ok(*b),
-        b"\\n" => Ok(b'\n'),
-        b"\\t" => Ok(b'\t'),
-        b"\\0" => Ok(0),
-        b"\\\\" => Ok(b'\\'),
+    match unescape(d, Escapes::Basic)?[..] {
+        [b] => Ok(b),
         _ => bail!(
             "invalid -d/--delimiter '{}': expected one byte or one of \\n \\t \\0 \\\\",
             String::from_utf8_lossy(d)

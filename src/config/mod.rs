@@ -186,8 +186,9 @@ impl Config {
         let mut template = template_config(&cli, &command, &input)?;
         // GNU parallel's -N and -L repeat a word with {} in it per item, as -X does (for a
         // command of words; a shell line has none to repeat).
-        let blocks = input.pipe.is_some();
-        if !blocks && (cli.max_records.is_some_and(|n| n > 0) || cli.max_lines.is_some()) {
+        if input.pipe.is_none()
+            && (cli.max_records.is_some_and(|n| n > 0) || cli.max_lines.is_some())
+        {
             template.repeat_words_per_value();
         }
         input.pack = packing(&cli, &mut template, jobs, &input)?;
@@ -255,7 +256,7 @@ fn input_config(
         .as_deref()
         .map(values::parse_colsep)
         .transpose()?;
-    let blocks = cli.pipe || cli.pipepart || cli.cat || cli.fifo || cli.round_robin;
+    let blocks = pipe::wants_blocks(cli);
     // GNU parallel's -N, for items: -n, except that -N0 gives the command no item at all.
     // -L N, for items: N lines per job, a line that ends in a blank continued by the next.
     let lines = cli.max_lines.filter(|_| !blocks);
@@ -434,7 +435,8 @@ fn output_config(cli: &Cli, retries: u32) -> Result<OutputConfig> {
         memory_limit: DEFAULT_MEMORY_LIMIT,
         progress,
         total_jobs: cli.total_jobs,
-        progress_unit: if (cli.pipe || cli.pipepart || cli.cat || cli.fifo) && !cli.round_robin {
+        // --round-robin's jobs end only with the input: they are counted as jobs.
+        progress_unit: if pipe::wants_blocks(cli) && !cli.round_robin {
             ProgressUnit::Bytes { total: None }
         } else {
             ProgressUnit::Jobs

@@ -14,12 +14,16 @@ use super::values::{Escapes, unescape};
 /// The default `--block`.
 pub const DEFAULT_BLOCK: usize = 1 << 20;
 
-/// `--pipe` and its companions; `None` without `--pipe`, `--pipepart`, `--cat`, `--fifo`
-/// or `--round-robin` (each of which implies blocks), when none of the block flags may be
-/// given either.
+/// Whether jobs get blocks of input instead of items: `--pipe`, `--pipepart`, or one of
+/// `--cat`, `--fifo` and `--round-robin`, which imply `--pipe`.
+pub fn wants_blocks(cli: &Cli) -> bool {
+    cli.pipe || cli.pipepart || cli.cat || cli.fifo || cli.round_robin
+}
+
+/// `--pipe` and its companions; `None` without blocks ([`wants_blocks`]), when none of the
+/// block flags may be given either.
 pub fn pipe_config(cli: &Cli, slots: usize, sources: &[SourceSpec]) -> Result<Option<PipeConfig>> {
-    let on = cli.pipe || cli.pipepart || cli.cat || cli.fifo || cli.round_robin;
-    if !on {
+    if !wants_blocks(cli) {
         refuse_block_flags(cli)?;
         return Ok(None);
     }

@@ -193,15 +193,7 @@ fn open_blocks(config: &InputConfig, pipe: &PipeConfig) -> Result<JobReader> {
     let (reader, size): (Box<dyn io::Read + Send>, Option<u64>) = match source {
         SourceSpec::Stdin => (Box::new(io::stdin()), stdin_size()),
         SourceSpec::File(path) => {
-            let file = File::open(path)
-                .with_context(|| format!("cannot read input file '{}'", path.display()))?;
-            let meta = file.metadata().ok();
-            if meta.as_ref().is_some_and(|m| m.is_dir()) {
-                bail!(
-                    "cannot read input file '{}': it is a directory",
-                    path.display()
-                );
-            }
+            let (file, meta) = open_file(path)?;
             let size = meta.filter(|m| m.is_file()).map(|m| m.len());
             (Box::new(file), size)
         }
@@ -382,26 +374,30 @@ fn shaped(items: Items, config: &InputConfig) -> Items {
     }
 }
 
+/// An input file opened for reading, and what is known of it; a directory is an error.
+fn open_file(path: &std::path::Path) -> Result<(File, Option<std::fs::Metadata>)> {
+    let file =
+        File::open(path).with_context(|| format!("cannot read input file '{}'", path.display()))?;
+    let meta = file.metadata().ok();
+    if meta.as_ref().is_some_and(std::fs::Metadata::is_dir) {
+        bail!(
+            "cannot read input file '{}': it is a directory",
+            path.display()
+        );
+    }
+    Ok((file, meta))
+}
+
 fn open_source(spec: &SourceSpec, delimiter: u8) -> Result<Items> {
     Ok(match spec {
         SourceSpec::Stdin => Box::new(Records::new(
             Box::new(BufReader::with_capacity(64 * 1024, io::stdin())),
             delimiter,
         )),
-        SourceSpec::File(path) => {
-            let file = File::open(path)
-                .with_context(|| format!("cannot read input file '{}'", path.display()))?;
-            if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
-                bail!(
-                    "cannot read input file '{}': it is a directory",
-                    path.display()
-                );
-            }
-            Box::new(Records::new(
-                Box::new(BufReader::with_capacity(64 * 1024, file)),
-                delimiter,
-            ))
-        }
+        SourceSpec::File(path) => Box::new(Records::new(
+            Box::new(BufReader::with_capacity(64 * 1024, open_file(path)?.0)),
+            delimiter,
+        )),
         SourceSpec::Inline(items) => Box::new(items.clone().into_iter().map(Ok)),
     })
 }

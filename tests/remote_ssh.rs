@@ -19,18 +19,7 @@ use sshd::{Sshd, sshd_or_skip};
 
 /// Runs pmap against `sshd` with `args` (after `--ssh-command`), with its own TMPDIR.
 fn run_remote(sshd: &Sshd, args: &[&str]) -> Out {
-    let tmp = tempfile::tempdir().unwrap();
-    let out = run_cmd(
-        pmap()
-            .env("TMPDIR", tmp.path())
-            .env_remove("PMAP_SSH")
-            .arg("--ssh-command")
-            .arg(sshd.ssh_command())
-            .args(args),
-        "",
-    );
-    assert_clean(sshd, tmp.path());
-    out
+    run_remote_with(sshd, args, b"")
 }
 
 fn ps_args() -> Vec<String> {
@@ -688,7 +677,7 @@ fn more_slots_than_sessions_per_connection_all_run() {
     assert_eq!(got, (1..=12).collect::<Vec<u32>>());
 }
 
-/// Runs pmap against `sshd` with `args` and `stdin`, with its own TMPDIR.
+/// [`run_remote`] with `stdin`.
 fn run_remote_with(sshd: &Sshd, args: &[&str], stdin: &[u8]) -> Out {
     let tmp = tempfile::tempdir().unwrap();
     let out = run_cmd(

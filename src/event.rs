@@ -88,6 +88,28 @@ pub struct JobResult {
 }
 
 impl JobResult {
+    /// One attempt's result as it starts out: begun now, took no time, nothing received,
+    /// no values, command or host recorded.
+    pub fn new(seq: u64, slot: usize, status: JobStatus, output: Captured) -> Self {
+        JobResult {
+            seq,
+            slot,
+            host: None,
+            values: Vec::new(),
+            command: Vec::new(),
+            status,
+            output,
+            start: SystemTime::now(),
+            runtime: Duration::ZERO,
+            attempts: 1,
+            received: 0,
+            input_bytes: 0,
+            timed_out: false,
+            interrupted: false,
+            error: None,
+        }
+    }
+
     pub fn succeeded(&self) -> bool {
         self.status.succeeded() && !self.timed_out
     }

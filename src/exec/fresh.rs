@@ -174,25 +174,18 @@ pub fn attempt_in_process(
 /// The result of an attempt whose block could not be made ready (`--cat`, `--fifo`): the job
 /// fails without starting, as one whose program cannot run.
 fn block_not_delivered(job: &Job, place: &Place<'_>, e: &io::Error) -> Attempt {
+    let status = JobStatus::NotStarted {
+        code: 126,
+        message: format!("cannot write the block to a temporary file or fifo: {e}"),
+    };
     let result = JobResult {
-        seq: job.seq,
-        slot: place.slot,
         host: place.host.cloned(),
-        values: Vec::new(),
-        command: Vec::new(),
-        status: JobStatus::NotStarted {
-            code: 126,
-            message: format!("cannot write the block to a temporary file or fifo: {e}"),
-        },
-        output: crate::event::Captured::Streamed,
-        start: std::time::SystemTime::now(),
-        runtime: Duration::ZERO,
-        attempts: 1,
-        received: 0,
-        input_bytes: 0,
-        timed_out: false,
-        interrupted: false,
-        error: None,
+        ..JobResult::new(
+            job.seq,
+            place.slot,
+            status,
+            crate::event::Captured::Streamed,
+        )
     };
     (result, None)
 }

@@ -186,21 +186,12 @@ pub fn finish_attempt(
     let (output, results, sink_error) = sink.finish();
     let (start, runtime) = timing;
     let result = JobResult {
-        seq,
-        slot,
-        host: None,
-        values: Vec::new(),
         command,
-        status,
-        output,
         start,
         runtime,
-        attempts: 1,
         received,
-        input_bytes: 0,
-        timed_out: false,
-        interrupted: false,
         error: error.or(sink_error),
+        ..JobResult::new(seq, slot, status, output)
     };
     (result, results)
 }

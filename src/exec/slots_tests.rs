@@ -4,7 +4,6 @@ use super::*;
 use crate::capture::results::ResultFiles;
 use crate::event::{Captured, JobStatus};
 use crate::exec::testing::{env, job};
-use std::time::{Duration, SystemTime};
 
 /// An executor whose attempts fail until the `succeed_at`th.
 struct Flaky {
@@ -23,23 +22,7 @@ impl Executor for Flaky {
         started();
         self.attempts += 1;
         let code = i32::from(self.attempts < self.succeed_at);
-        let result = JobResult {
-            seq: job.seq,
-            slot: 1,
-            host: None,
-            values: Vec::new(),
-            command: Vec::new(),
-            status: JobStatus::Exited(code),
-            output: Captured::Streamed,
-            start: SystemTime::now(),
-            runtime: Duration::ZERO,
-            attempts: 1,
-            received: 0,
-            input_bytes: 0,
-            timed_out: false,
-            interrupted: false,
-            error: None,
-        };
+        let result = JobResult::new(job.seq, 1, JobStatus::Exited(code), Captured::Streamed);
         Ok((result, None))
     }
 

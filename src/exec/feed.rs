@@ -340,24 +340,29 @@ impl Handover {
         Ok(delivery)
     }
 
+    /// Whether the job is to be started with a pipe on its stdin, for its block.
+    pub fn wants_stdin_pipe(&self) -> bool {
+        self.block.is_some() && self.fifo.is_none() && self.file.is_none()
+    }
+
     /// The job's values for this attempt.
     pub fn values<'a>(&'a self, job: &'a crate::input::Job) -> &'a [Vec<u8>] {
         self.values.as_deref().unwrap_or(&job.values)
     }
 
-    /// The feed that gives the started job its block, given its stdin pipe; `remote`: the
-    /// block's length goes first.
-    pub fn feed(&self, stdin: Option<OwnedFd>, remote: bool) -> Option<Feed> {
+    /// The feed that gives the started job its block: into its fifo, into `stdin` (the pipe
+    /// it was started with), or, for a remote job, first on its `lifeline` (the stdin pmap
+    /// holds while it runs; see `crate::remote::ssh`), behind a line with its length.
+    pub fn feed(&self, stdin: Option<OwnedFd>, lifeline: Option<&OwnedFd>) -> Option<Feed> {
         let block = self.block.as_ref()?;
-        match (&self.fifo, stdin) {
-            (Some((_, path)), _) => Some(Feed::into_fifo(block, path.clone())),
-            (None, Some(pipe)) => {
-                let feed = Feed::into_pipe(block, pipe).ok()?;
-                Some(if remote {
-                    feed.with_length_line(block)
-                } else {
-                    feed
-                })
+        if let Some((_, path)) = &self.fifo {
+            return Some(Feed::into_fifo(block, path.clone()));
+        }
+        match (stdin, lifeline) {
+            (Some(pipe), _) => Feed::into_pipe(block, pipe).ok(),
+            (None, Some(lifeline)) => {
+                let pipe = lifeline.try_clone().ok()?;
+                Some(Feed::into_pipe(block, pipe).ok()?.with_length_line(block))
             }
             (None, None) => None,
         }

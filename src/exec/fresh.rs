@@ -54,9 +54,7 @@ impl Executor for FreshProcess<'_> {
             slot: self.slot,
             host: self.host.as_ref(),
         };
-        let stdin_pipe =
-            job.block.is_some() && env.config.block_delivery() == Some(Delivery::Stdin);
-        let start = |rendered: &Rendered, vars: &[(&str, String)]| -> Spawned {
+        let start = |rendered: &Rendered, vars: &[(&str, String)], stdin_pipe: bool| -> Spawned {
             let (program, args) = argv_for(rendered, &env.config);
             let name = args[0].to_os_string();
             let spawned = spawner.spawn(program, &args, &env.base_env, vars, stdin_pipe);
@@ -83,7 +81,7 @@ pub fn attempt_in_process(
     place: &Place<'_>,
     buf: &mut [u8],
     started: &mut dyn FnMut(),
-    mut start: impl FnMut(&Rendered, &[(&str, String)]) -> Spawned,
+    mut start: impl FnMut(&Rendered, &[(&str, String)], bool) -> Spawned,
 ) -> Result<Attempt, Handback> {
     let config = &env.config;
     let slot = place.slot;
@@ -127,19 +125,14 @@ pub fn attempt_in_process(
     });
     let start_time = env.pace();
     let clock = Instant::now();
-    let (spawned, name) = start_with_room(env, slot, || start(&rendered, &vars))?;
+    let stdin_pipe = delivery.wants_stdin_pipe();
+    let (spawned, name) = start_with_room(env, slot, || start(&rendered, &vars, stdin_pipe))?;
     started();
     let (status, timed_out) = match spawned {
         Err(e) => (not_started(&name, &e), false),
         Ok((mut process, stdin)) => {
             let pid = process.pid;
-            // A remote job's block goes first on the stdin pmap holds (see
-            // `crate::remote::ssh`), behind a line with its length.
-            let feed = match (process.stdin.take(), &stdin) {
-                (Some(pipe), _) => delivery.feed(Some(pipe), false),
-                (None, Some(lifeline)) => delivery.feed(lifeline.try_clone().ok(), true),
-                (None, None) => delivery.feed(None, false),
-            };
+            let feed = delivery.feed(process.stdin.take(), stdin.as_ref());
             // A remote job's stdin stays open until the job is ended or reaped.
             let running = RunningJob {
                 seq: job.seq,

@@ -82,7 +82,9 @@ impl Executor for RemoteSlot<'_> {
         };
         let mut buf = std::mem::take(&mut self.buf);
         let this = &*self;
-        let start = |rendered: &Rendered, vars: &[(&str, String)]| this.start(job, rendered, vars);
+        // The ssh client's stdin is always a pipe pmap holds; a block goes first on it.
+        let start =
+            |rendered: &Rendered, vars: &[(&str, String)], _: bool| this.start(job, rendered, vars);
         let attempt = attempt_in_process(env, job, &place, &mut buf, started, start);
         self.buf = buf;
         let attempt = attempt?;

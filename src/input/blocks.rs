@@ -70,14 +70,7 @@ pub enum Delivery {
 /// copy itself.
 pub struct BlockBytes {
     data: Vec<u8>,
-    home: Option<crossbeam_channel::Sender<Vec<u8>>>,
-}
-
-impl BlockBytes {
-    /// Bytes that go nowhere when dropped.
-    pub fn new(data: Vec<u8>) -> Self {
-        BlockBytes { data, home: None }
-    }
+    home: crossbeam_channel::Sender<Vec<u8>>,
 }
 
 impl std::ops::Deref for BlockBytes {
@@ -96,10 +89,8 @@ impl std::fmt::Debug for BlockBytes {
 
 impl Drop for BlockBytes {
     fn drop(&mut self) {
-        if let Some(home) = &self.home {
-            // A full pool: this buffer is one too many, and is freed.
-            let _ = home.try_send(std::mem::take(&mut self.data));
-        }
+        // A full pool: this buffer is one too many, and is freed.
+        let _ = self.home.try_send(std::mem::take(&mut self.data));
     }
 }
 
@@ -176,7 +167,7 @@ impl Cutter {
     pub fn bytes(&self, block: Vec<u8>) -> BlockBytes {
         BlockBytes {
             data: block,
-            home: Some(self.home.clone()),
+            home: self.home.clone(),
         }
     }
 
@@ -190,11 +181,6 @@ impl Cutter {
             }
             Err(_) => Vec::with_capacity(capacity),
         }
-    }
-
-    /// The header bytes every block starts with.
-    pub fn header(&self) -> &[u8] {
-        &self.buf[..self.header]
     }
 
     /// Notes gathered since the last call.

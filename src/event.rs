@@ -88,9 +88,15 @@ pub struct JobResult {
 }
 
 impl JobResult {
-    /// One attempt's result as it starts out: begun now, took no time, nothing received,
-    /// no values, command or host recorded.
-    pub fn new(seq: u64, slot: usize, status: JobStatus, output: Captured) -> Self {
+    /// One attempt's result as it starts out: begun at `start`, took no time, nothing
+    /// received, no values, command or host recorded.
+    pub fn new(
+        seq: u64,
+        slot: usize,
+        status: JobStatus,
+        output: Captured,
+        start: SystemTime,
+    ) -> Self {
         JobResult {
             seq,
             slot,
@@ -99,7 +105,7 @@ impl JobResult {
             command: Vec::new(),
             status,
             output,
-            start: SystemTime::now(),
+            start,
             runtime: Duration::ZERO,
             attempts: 1,
             received: 0,

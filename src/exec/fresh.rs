@@ -178,6 +178,7 @@ fn block_not_delivered(job: &Job, place: &Place<'_>, e: &io::Error) -> Attempt {
             place.slot,
             status,
             crate::event::Captured::Streamed,
+            std::time::SystemTime::now(),
         )
     };
     (result, None)

@@ -187,11 +187,10 @@ pub fn finish_attempt(
     let (start, runtime) = timing;
     let result = JobResult {
         command,
-        start,
         runtime,
         received,
         error: error.or(sink_error),
-        ..JobResult::new(seq, slot, status, output)
+        ..JobResult::new(seq, slot, status, output, start)
     };
     (result, results)
 }

@@ -22,7 +22,13 @@ impl Executor for Flaky {
         started();
         self.attempts += 1;
         let code = i32::from(self.attempts < self.succeed_at);
-        let result = JobResult::new(job.seq, 1, JobStatus::Exited(code), Captured::Streamed);
+        let result = JobResult::new(
+            job.seq,
+            1,
+            JobStatus::Exited(code),
+            Captured::Streamed,
+            std::time::SystemTime::now(),
+        );
         Ok((result, None))
     }
 

@@ -17,9 +17,11 @@ complete -c pmap -l recend -d 'With --pipe: records end with STR (`\\n`, `\\t`, 
 complete -c pmap -l recstart -d 'With --pipe: records start with STR (escapes as for --recend)' -r
 complete -c pmap -s N -d 'N items per job, {1}..{N} empty where the input ran out; 0: run the command with no item, once per item (GNU parallel\'s -N). With --pipe: N records per job' -r
 complete -c pmap -s L -l max-lines -d 'N lines per job, a line ending in a blank continued by the next (xargs\' -L); with --pipe: N lines make one record (a block never splits a group of N lines)' -r
+complete -c pmap -s l -d 'The same as -L 1 (xargs\' -l; `-l=N` for -L N)' -r
 complete -c pmap -l header -d 'With --pipe: the first N lines (`:` for one, or the lines a regex matches at the start) are the header, given at the start of every block' -r
 complete -c pmap -l rpl -d 'Define a replacement string: TAG stands for {= EXPRESSION =}, e.g. --rpl \'{..} s/\\.[^.]*$//\' (repeatable)' -r
 complete -c pmap -s I -d 'Use STR instead of {} as the replacement string for the items' -r
+complete -c pmap -s i -l replace -d 'The same as -I {} (xargs\' -i; `--replace=STR` for -I STR)' -r
 complete -c pmap -l tagstring -d 'Start every output line with STR (replacement strings allowed, and {host} for the host that ran the job) and a TAB' -r
 complete -c pmap -l results -d 'Also keep each job\'s output in DIR/<seq>/stdout, stderr and meta.json' -r -F
 complete -c pmap -l pool -d 'How jobs run: a fresh process per job (thread), or long-lived workers that read one item per line on stdin and answer one line each (process)' -r -f -a "thread\t'A fresh process per job'

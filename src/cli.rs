@@ -237,6 +237,17 @@ pub struct Cli {
     )]
     pub max_lines: Option<usize>,
 
+    /// The same as -L 1 (xargs' -l; `-l=N` for -L N)
+    #[arg(
+        short = 'l',
+        value_name = "N",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "1",
+        help_heading = "Items per job"
+    )]
+    pub max_lines_xargs: Option<usize>,
+
     /// With --pipe: the first N lines (`:` for one, or the lines a regex matches at the
     /// start) are the header, given at the start of every block
     #[arg(
@@ -293,6 +304,18 @@ pub struct Cli {
         help_heading = "Commands"
     )]
     pub replace: Option<String>,
+
+    /// The same as -I {} (xargs' -i; `--replace=STR` for -I STR)
+    #[arg(
+        short = 'i',
+        long = "replace",
+        value_name = "STR",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "{}",
+        help_heading = "Commands"
+    )]
+    pub replace_xargs: Option<String>,
 
     /// Never run the command through a shell: run its words as they are, even a lone word
     /// with shell syntax in it (GNU parallel's -q)

@@ -144,6 +144,7 @@ pub fn run(config: Config) -> Outcome {
         Some(hosts) => match Remote::connect(hosts, config.jobs, &interrupted) {
             Ok(remote) => {
                 config.jobs = remote.slots();
+                setup::set_counts(&mut config);
                 Some(Arc::new(remote))
             }
             Err(_) if interrupted.load(Ordering::SeqCst) != 0 => {

@@ -38,7 +38,13 @@ pub fn prepare(mut config: Config) -> Result<Setup> {
         read_host_files(remote)?;
     }
     find_programs(&mut config)?;
-    let jobs = input::open(&config.input)?;
+    let mut jobs = input::open(&config.input)?;
+    if needs_total(&config) && config.output.total_jobs.is_none() {
+        let (read, total) = jobs.read_ahead();
+        jobs = read;
+        config.output.total_jobs = Some(total);
+    }
+    set_counts(&mut config);
     if let ProgressUnit::Bytes { total } = &mut config.output.progress_unit {
         *total = jobs.input_size();
     }
@@ -52,6 +58,21 @@ pub fn prepare(mut config: Config) -> Result<Setup> {
         jobs,
         joblog,
     })
+}
+
+/// Whether the command or the tag uses `{##}` or `{0#}`: then the jobs are counted
+/// first, unless `--total-jobs` gives their number.
+fn needs_total(config: &Config) -> bool {
+    config.template.needs_total() || config.output.tag.as_ref().is_some_and(|t| t.needs_total())
+}
+
+/// Fills in `{##}`, `{0#}` and `{0%}` (again once the hosts' slots are known).
+pub fn set_counts(config: &mut Config) {
+    let total = config.output.total_jobs.unwrap_or(0);
+    config.template.set_counts(total, config.jobs);
+    if let Some(tag) = &mut config.output.tag {
+        tag.set_counts(total, config.jobs);
+    }
 }
 
 /// `--resume` / `--resume-failed`: the jobs the existing joblog says need not run again.

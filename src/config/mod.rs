@@ -167,6 +167,13 @@ impl Config {
 
     /// Validates the parsed command line. Reads no file: see [`crate::setup`].
     pub fn from_cli(mut cli: Cli) -> Result<Self> {
+        // xargs' spellings of -I {} and -L 1.
+        if let Some(replace) = cli.replace_xargs.take() {
+            cli.replace.get_or_insert(replace);
+        }
+        if let Some(lines) = cli.max_lines_xargs.take() {
+            cli.max_lines.get_or_insert(lines);
+        }
         let control = control_config(&cli)?;
         let remote = remote_config(&cli)?;
         let jobs = values::jobs(cli.jobs.as_deref())?;
@@ -406,7 +413,7 @@ fn output_config(cli: &Cli, retries: u32) -> Result<OutputConfig> {
         // `\t`, `\n`, `\0` and `\\` as in GNU parallel (no replacement string has a backslash).
         (Some(s), _) => {
             let text = values::unescape(s.as_bytes(), values::Escapes::Basic)?;
-            Some(TagTemplate::parse(&text, replace)?)
+            Some(TagTemplate::parse(&text, replace, cli.plus)?)
         }
         (None, true) => Some(TagTemplate::values()),
         (None, false) => None,

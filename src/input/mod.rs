@@ -164,7 +164,7 @@ pub fn open(config: &InputConfig) -> Result<JobReader> {
                 shuffle: false,
                 ..config.clone()
             })?;
-            Ok(JobReader::Shuffled(shuffled(&mut inner)))
+            Ok(JobReader::Buffered(shuffled(&mut inner)))
         }
         None => {
             let records = open_records(config)?;
@@ -236,17 +236,7 @@ fn stdin_size() -> Option<u64> {
 /// `--shuf`: all of `jobs`, shuffled and numbered from 1 in their new order (as GNU
 /// parallel numbers them); a read error comes after them.
 fn shuffled(jobs: &mut JobReader) -> std::collections::VecDeque<io::Result<Job>> {
-    let mut all = Vec::new();
-    let mut error = None;
-    for job in jobs {
-        match job {
-            Ok(job) => all.push(job),
-            Err(e) => {
-                error = Some(e);
-                break;
-            }
-        }
-    }
+    let (mut all, error) = read_all(jobs);
     fastrand::shuffle(&mut all);
     for (i, job) in all.iter_mut().enumerate() {
         job.seq = i as u64 + 1;
@@ -254,6 +244,18 @@ fn shuffled(jobs: &mut JobReader) -> std::collections::VecDeque<io::Result<Job>>
     let mut queue: std::collections::VecDeque<io::Result<Job>> = all.into_iter().map(Ok).collect();
     queue.extend(error.map(Err));
     queue
+}
+
+/// Every job of `jobs`, and the read error that ended them, if one did.
+fn read_all(jobs: &mut JobReader) -> (Vec<Job>, Option<io::Error>) {
+    let mut all = Vec::new();
+    for job in jobs {
+        match job {
+            Ok(job) => all.push(job),
+            Err(e) => return (all, Some(e)),
+        }
+    }
+    (all, None)
 }
 
 /// The records of items (one value per source): sources, product or link.
@@ -405,8 +407,8 @@ fn open_source(spec: &SourceSpec, delimiter: u8) -> Result<Items> {
 /// The stream of jobs, in input order, numbered from 1. After a read error it ends.
 pub enum JobReader {
     Items(ItemJobs),
-    /// `--shuf`: every job, in a random order, numbered in that order.
-    Shuffled(std::collections::VecDeque<io::Result<Job>>),
+    /// Every job, read ahead: `--shuf`'s in a random order, numbered in that order.
+    Buffered(std::collections::VecDeque<io::Result<Job>>),
     Packed(PackedJobs),
     Blocks(BlockJobs),
     Dealt(DealtJobs),
@@ -414,13 +416,29 @@ pub enum JobReader {
 }
 
 impl JobReader {
+    /// Reads every job ahead, for what needs their number before the first starts
+    /// (`{##}`); the number is that of the jobs read before any read error.
+    pub fn read_ahead(self) -> (JobReader, u64) {
+        let mut jobs = self;
+        if let JobReader::Buffered(queue) = &jobs {
+            let total = queue.iter().filter(|job| job.is_ok()).count();
+            return (jobs, total as u64);
+        }
+        let (all, error) = read_all(&mut jobs);
+        let total = all.len() as u64;
+        let mut queue: std::collections::VecDeque<io::Result<Job>> =
+            all.into_iter().map(Ok).collect();
+        queue.extend(error.map(Err));
+        (JobReader::Buffered(queue), total)
+    }
+
     /// Notes for the user that reading gathered since the last call (said once each).
     pub fn take_notes(&mut self) -> Vec<String> {
         match self {
             JobReader::Blocks(jobs) => jobs.take_notes(),
             JobReader::Dealt(jobs) => jobs.take_notes(),
             JobReader::Parts(jobs) => jobs.take_notes(),
-            JobReader::Items(_) | JobReader::Packed(_) | JobReader::Shuffled(_) => Vec::new(),
+            JobReader::Items(_) | JobReader::Packed(_) | JobReader::Buffered(_) => Vec::new(),
         }
     }
 
@@ -432,7 +450,7 @@ impl JobReader {
             JobReader::Parts(jobs) => Some(jobs.input_size()),
             JobReader::Items(_)
             | JobReader::Packed(_)
-            | JobReader::Shuffled(_)
+            | JobReader::Buffered(_)
             | JobReader::Dealt(_) => None,
         }
     }
@@ -450,7 +468,7 @@ impl Iterator for JobReader {
     fn next(&mut self) -> Option<Self::Item> {
         match self {
             JobReader::Items(jobs) => jobs.next(),
-            JobReader::Shuffled(jobs) => jobs.pop_front(),
+            JobReader::Buffered(jobs) => jobs.pop_front(),
             JobReader::Packed(jobs) => jobs.next(),
             JobReader::Blocks(jobs) => jobs.next(),
             JobReader::Dealt(jobs) => jobs.next(),

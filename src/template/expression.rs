@@ -52,7 +52,8 @@ impl Substitution {
             .build()
             .map_err(|e| {
                 let why = e.to_string();
-                let last = why.lines().last().unwrap_or_default().trim().to_string();
+                let last = why.lines().last().unwrap_or_default().trim();
+                let last = last.strip_prefix("error: ").unwrap_or(last);
                 format!("'{{={text}=}}': invalid regex: {last}")
             })?;
         Ok(Substitution {

@@ -6,6 +6,7 @@
 //! only ever data.
 
 mod expression;
+mod plus;
 mod quoting;
 mod shell_line;
 
@@ -42,6 +43,12 @@ enum Value {
     Slot,
     /// `{host}` (in `--tagstring` only): the host running the job.
     Host,
+    /// `--plus`: `{##}`, the number of jobs.
+    Total(u64),
+    /// `--plus`: `{0#}`, the job's number padded with zeros to this width.
+    SeqPadded(usize),
+    /// `--plus`: `{0%}`, the slot padded with zeros to this width.
+    SlotPadded(usize),
 }
 
 /// How a value is transformed before substitution.
@@ -64,6 +71,8 @@ enum Transform {
     Exts(usize),
     /// `--plus`: `{:-TEXT}`.
     Default(std::sync::Arc<Vec<u8>>),
+    /// `--plus`: `{:N:M}`, `{#RE}`, `{/RE/TEXT}`, `{^RE}`, and their kin.
+    Plus(std::sync::Arc<plus::PlusEdit>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -265,6 +274,32 @@ impl Template {
         }
     }
 
+    /// Whether the command uses `{##}` or `{0#}`, which need the number of jobs.
+    pub fn needs_total(&self) -> bool {
+        let pieces: Vec<&Piece> = match &self.shape {
+            Shape::Direct(ws) => ws.iter().flat_map(|w| &w.0).collect(),
+            Shape::Shell(line) => line.pieces.iter().map(|(p, _)| p).collect(),
+            Shape::ItemsAreCommands => return false,
+        };
+        pieces.into_iter().any(Piece::needs_total)
+    }
+
+    /// Fills in `{##}`, and the widths of `{0#}` and `{0%}`, from the number of jobs and
+    /// of slots.
+    pub fn set_counts(&mut self, total: u64, slots: usize) {
+        match &mut self.shape {
+            Shape::Direct(ws) => ws
+                .iter_mut()
+                .flat_map(|w| &mut w.0)
+                .for_each(|p| p.set_counts(total, slots)),
+            Shape::Shell(line) => line
+                .pieces
+                .iter_mut()
+                .for_each(|(p, _)| p.set_counts(total, slots)),
+            Shape::ItemsAreCommands => {}
+        }
+    }
+
     /// Whether the command runs through a shell.
     pub fn is_shell(&self) -> bool {
         !matches!(self.shape, Shape::Direct(_))
@@ -326,22 +361,43 @@ impl TagTemplate {
         TagTemplate(Word(vec![Piece::Replace(Value::All, Transform::Whole)]))
     }
 
-    /// `--tagstring STR`: the command's replacement strings, and `{host}`.
-    pub fn parse(s: &[u8], replace: Option<&[u8]>) -> Result<Self, TemplateError> {
-        parse_word(
-            s,
-            replace,
-            Syntax {
-                tag: true,
-                plus: false,
-            },
-        )
-        .map(TagTemplate)
+    /// `--tagstring STR`: the command's replacement strings (with `plus`, `--plus`'s too),
+    /// and `{host}`.
+    pub fn parse(s: &[u8], replace: Option<&[u8]>, plus: bool) -> Result<Self, TemplateError> {
+        parse_word(s, replace, Syntax { tag: true, plus }).map(TagTemplate)
+    }
+
+    /// As [`Template::needs_total`].
+    pub fn needs_total(&self) -> bool {
+        self.0.0.iter().any(Piece::needs_total)
+    }
+
+    /// As [`Template::set_counts`].
+    pub fn set_counts(&mut self, total: u64, slots: usize) {
+        self.0.0.iter_mut().for_each(|p| p.set_counts(total, slots));
     }
 
     pub fn render_into(&self, job: JobContext<'_>, out: &mut Vec<u8>) {
         for piece in &self.0.0 {
             render_piece(piece, job, out, append_raw);
+        }
+    }
+}
+
+impl Piece {
+    fn needs_total(&self) -> bool {
+        matches!(
+            self,
+            Piece::Replace(Value::Total(_) | Value::SeqPadded(_), _)
+        )
+    }
+
+    fn set_counts(&mut self, total: u64, slots: usize) {
+        match self {
+            Piece::Replace(Value::Total(n), _) => *n = total,
+            Piece::Replace(Value::SeqPadded(w), _) => *w = plus::width(total),
+            Piece::Replace(Value::SlotPadded(w), _) => *w = plus::width(slots as u64),
+            _ => {}
         }
     }
 }
@@ -405,6 +461,13 @@ fn render_piece(
         Piece::Replace(Value::Seq, _) => out.extend_from_slice(job.seq.to_string().as_bytes()),
         Piece::Replace(Value::Slot, _) => out.extend_from_slice(job.slot.to_string().as_bytes()),
         Piece::Replace(Value::Host, _) => emit(job.host.as_bytes(), out),
+        Piece::Replace(Value::Total(n), _) => out.extend_from_slice(n.to_string().as_bytes()),
+        Piece::Replace(Value::SeqPadded(width), _) => {
+            out.extend_from_slice(format!("{:0width$}", job.seq).as_bytes());
+        }
+        Piece::Replace(Value::SlotPadded(width), _) => {
+            out.extend_from_slice(format!("{:0width$}", job.slot).as_bytes());
+        }
     }
 }
 
@@ -447,7 +510,7 @@ fn parse_word(word: &[u8], replace: Option<&[u8]>, syntax: Syntax) -> Result<Wor
             literal.extend_from_slice(&word[i..]);
             break;
         };
-        match parse_replacement(&rest[..close], replace.is_some(), syntax) {
+        match parse_replacement(&rest[..close], replace.is_some(), syntax)? {
             Some(Piece::Replace(Value::Nth(0), _)) => {
                 return Err(TemplateError::IndexZero(lossy(word)));
             }
@@ -512,19 +575,31 @@ fn flush(literal: &mut Vec<u8>, pieces: &mut Vec<Piece>) {
 }
 
 /// Parses the inside of `{…}`; `None` means it is not a replacement string (e.g. awk code).
-fn parse_replacement(inner: &[u8], braces_renamed: bool, syntax: Syntax) -> Option<Piece> {
+fn parse_replacement(
+    inner: &[u8],
+    braces_renamed: bool,
+    syntax: Syntax,
+) -> Result<Option<Piece>, TemplateError> {
     let tag = syntax.tag;
+    if syntax.plus
+        && let Some(piece) = plus::count(inner)
+    {
+        return Ok(Some(piece));
+    }
     let digits = inner.iter().take_while(|b| b.is_ascii_digit()).count();
     let (value, suffix) = if digits > 0 {
-        let n = std::str::from_utf8(&inner[..digits]).ok()?.parse().ok()?;
+        let n = std::str::from_utf8(&inner[..digits])
+            .ok()
+            .and_then(|d| d.parse().ok());
+        let Some(n) = n else { return Ok(None) };
         (Value::Nth(n), &inner[digits..])
     } else {
         match inner {
-            b"#" => return Some(Piece::Replace(Value::Seq, Transform::Whole)),
-            b"%" => return Some(Piece::Replace(Value::Slot, Transform::Whole)),
-            b"host" if tag => return Some(Piece::Replace(Value::Host, Transform::Whole)),
+            b"#" => return Ok(Some(Piece::Replace(Value::Seq, Transform::Whole))),
+            b"%" => return Ok(Some(Piece::Replace(Value::Slot, Transform::Whole))),
+            b"host" if tag => return Ok(Some(Piece::Replace(Value::Host, Transform::Whole))),
             // With -I, `{}` is no longer special.
-            b"" if braces_renamed => return None,
+            b"" if braces_renamed => return Ok(None),
             _ => (Value::All, inner),
         }
     };
@@ -534,31 +609,13 @@ fn parse_replacement(inner: &[u8], braces_renamed: bool, syntax: Syntax) -> Opti
         b"/" => Transform::Basename,
         b"//" => Transform::Dirname,
         b"/." => Transform::BasenameNoExt,
-        _ if syntax.plus => plus_transform(suffix)?,
-        _ => return None,
+        _ if syntax.plus => match plus::transform(suffix)? {
+            Some(t) => t,
+            None => return Ok(None),
+        },
+        _ => return Ok(None),
     };
-    Some(Piece::Replace(value, t))
-}
-
-/// `--plus`'s forms: `{..}` and `{...}` (two or three extensions off), `{/..}`, `{/...}`
-/// (of the basename), and `{+/}`, `{+.}`, `{+..}`, `{+...}`, the parts the others take
-/// off, so that `{}` = `{+/}/{/}` = `{.}.{+.}` = `{..}.{+..}`; and `{:-TEXT}`, TEXT when the
-/// value is empty.
-fn plus_transform(suffix: &[u8]) -> Option<Transform> {
-    Some(match suffix {
-        b".." => Transform::NoExts(2),
-        b"..." => Transform::NoExts(3),
-        b"/.." => Transform::BasenameNoExts(2),
-        b"/..." => Transform::BasenameNoExts(3),
-        b"+/" => Transform::DirPart,
-        b"+." => Transform::Exts(1),
-        b"+.." => Transform::Exts(2),
-        b"+..." => Transform::Exts(3),
-        _ => {
-            let text = suffix.strip_prefix(b":-")?;
-            Transform::Default(std::sync::Arc::new(text.to_vec()))
-        }
-    })
+    Ok(Some(Piece::Replace(value, t)))
 }
 
 fn lossy(word: &[u8]) -> String {
@@ -589,6 +646,7 @@ fn transform<'v>(v: &'v [u8], t: &Transform) -> std::borrow::Cow<'v, [u8]> {
         }
         Transform::Default(text) if v.is_empty() => return std::borrow::Cow::Owned(text.to_vec()),
         Transform::Default(_) => v,
+        Transform::Plus(edit) => return edit.apply(v),
     })
 }
 

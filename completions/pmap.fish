@@ -32,6 +32,11 @@ complete -c pmap -l timeout -d 'End a job that runs longer than DURATION (30, 1.
 complete -c pmap -l kill-grace -d 'How long a job gets between SIGTERM and SIGKILL [default: 2s]' -r
 complete -c pmap -l retries -d 'Try a failed job up to N times in all (GNU parallel\'s meaning; 0 and 1: no retry); only its last attempt\'s output is printed' -r
 complete -c pmap -l nice -d 'Run the jobs at nice value N (-20..19; below 0 needs privilege)' -r
+complete -c pmap -l wd -l workdir -d 'Run each job in DIR (`...`: a fresh temporary directory per job, removed after it; on a remote host, a relative DIR is relative to the login directory, and `.` is this directory\'s path relative to $HOME)' -r -F
+complete -c pmap -l tmpdir -l tempdir -d 'Keep pmap\'s temporary files (spilled output, --cat blocks, --fifo pipes) in DIR, and give jobs TMPDIR=DIR [default: $TMPDIR, else /tmp]' -r -F
+complete -c pmap -l memfree -d 'Start no job while less than SIZE of memory is available (K, M, G, T: ×1024; k, m, g, t: ×1000); below half of SIZE, end the youngest job and run it again later' -r
+complete -c pmap -l load -d 'Start no job while the 1-minute load average is above MAX (a number, or N% of the CPUs)' -r
+complete -c pmap -l env -d 'With -S: give remote jobs the variable or exported bash function NAME from here (repeatable)' -r
 complete -c pmap -l delay -d 'Wait at least DURATION between job starts' -r
 complete -c pmap -l halt -d 'When to stop early: never, or now,COND / soon,COND with COND fail=N, success=N, done=N or the same with N% (e.g. --halt now,fail=1)' -r
 complete -c pmap -l joblog -l jl -d 'Log each finished job to FILE, in GNU parallel\'s joblog format' -r -F
@@ -70,6 +75,7 @@ complete -c pmap -l resume -d 'Skip jobs already in the --joblog file; append to
 complete -c pmap -l resume-failed -d 'Re-run jobs the --joblog file records as failed, skip its successes; append to it'
 complete -c pmap -l bar -d 'Show a progress bar on stderr (when it is a terminal): done/total, failures, rate, ETA'
 complete -c pmap -l eta -d 'Show the estimated time left on stderr (when it is a terminal)'
+complete -c pmap -l progress -d 'Show GNU parallel\'s progress line on stderr (when it is a terminal): jobs running, jobs done, and the average seconds per job'
 complete -c pmap -s v -l verbose -d 'Print each command on stdout, just before its output (GNU parallel\'s -v)'
 complete -c pmap -s t -d 'Print each command on stderr as it starts (GNU parallel\'s and xargs\' -t)'
 complete -c pmap -l no-ssh-sharing -d 'Open a new ssh connection for every job instead of sharing one per host (slower; for servers that refuse connection sharing)'

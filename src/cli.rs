@@ -423,6 +423,42 @@ pub struct Cli {
     )]
     pub nice: Option<i32>,
 
+    /// Run each job in DIR (`...`: a fresh temporary directory per job, removed after it;
+    /// on a remote host, a relative DIR is relative to the login directory, and `.` is this
+    /// directory's path relative to $HOME)
+    #[arg(
+        long = "wd",
+        visible_alias = "workdir",
+        value_name = "DIR",
+        help_heading = "Job placement"
+    )]
+    pub wd: Option<PathBuf>,
+
+    /// Keep pmap's temporary files (spilled output, --cat blocks, --fifo pipes) in DIR, and
+    /// give jobs TMPDIR=DIR [default: $TMPDIR, else /tmp]
+    #[arg(
+        long = "tmpdir",
+        visible_alias = "tempdir",
+        value_name = "DIR",
+        help_heading = "Job placement"
+    )]
+    pub tmpdir: Option<PathBuf>,
+
+    /// Start no job while less than SIZE of memory is available (K, M, G, T: ×1024; k, m,
+    /// g, t: ×1000); below half of SIZE, end the youngest job and run it again later
+    #[arg(long = "memfree", value_name = "SIZE", help_heading = "Job placement")]
+    pub memfree: Option<String>,
+
+    /// Start no job while the 1-minute load average is above MAX (a number, or N% of the
+    /// CPUs)
+    #[arg(long = "load", value_name = "MAX", help_heading = "Job placement")]
+    pub load: Option<String>,
+
+    /// With -S: give remote jobs the variable or exported bash function NAME from here
+    /// (repeatable)
+    #[arg(long = "env", value_name = "NAME", help_heading = "Remote hosts")]
+    pub env: Vec<String>,
+
     /// Wait at least DURATION between job starts
     #[arg(long = "delay", value_name = "DURATION", help_heading = "Running jobs")]
     pub delay: Option<String>,
@@ -475,6 +511,11 @@ pub struct Cli {
     /// Show the estimated time left on stderr (when it is a terminal)
     #[arg(long = "eta", conflicts_with = "bar", help_heading = "Output")]
     pub eta: bool,
+
+    /// Show GNU parallel's progress line on stderr (when it is a terminal): jobs running,
+    /// jobs done, and the average seconds per job
+    #[arg(long = "progress", conflicts_with_all = ["bar", "eta"], help_heading = "Output")]
+    pub progress: bool,
 
     /// Print each command on stdout, just before its output (GNU parallel's -v)
     #[arg(short = 'v', long = "verbose", help_heading = "Output")]

@@ -135,6 +135,8 @@ pub enum Event {
     Finished(Box<JobResult>),
     /// `-v`: a job is starting; its command line.
     Started { command: Vec<u8> },
+    /// `--progress`: a job has started.
+    Began,
     /// A job was skipped because `--resume` found it in the joblog.
     Skipped { seq: u64 },
     /// The input has ended after this many jobs.

@@ -205,10 +205,39 @@ fn run_pool(
             return Outcome::Error;
         }
     };
+    let memory_watch = match start_memory_watch(&config, &control) {
+        Ok(watch) => watch,
+        Err(e) => {
+            eprintln!("pmap: cannot start the --memfree watch: {e}");
+            control.close();
+            let _ = grace.join();
+            return Outcome::Error;
+        }
+    };
     let outcome = run_slots(&config, &control, jobs, joblog, remote);
     control.close();
     let _ = grace.join();
+    if let Some(watch) = memory_watch {
+        let _ = watch.join();
+    }
     outcome
+}
+
+/// `--memfree`: the thread that ends the youngest job when memory runs short.
+fn start_memory_watch(
+    config: &Config,
+    control: &Arc<Control>,
+) -> std::io::Result<Option<std::thread::JoinHandle<()>>> {
+    let Some(need) = config.placement.memfree else {
+        return Ok(None);
+    };
+    let control = Arc::clone(control);
+    let grace = config.control.kill_grace;
+    std::thread::Builder::new()
+        .name("pmap-memfree".into())
+        .stack_size(64 * 1024)
+        .spawn(move || exec::machine::watch_memory(&control, need, grace))
+        .map(Some)
 }
 
 /// Starts the job slots and the input reader, and collects until the jobs are done.
@@ -227,7 +256,7 @@ fn run_slots(
     };
     let (events_tx, events_rx, nap) = event::channel(capacity);
     let budget = MemoryBudget::new(config.output.memory_limit);
-    let base_env = match exec::spawn::BaseEnv::capture() {
+    let base_env = match exec::spawn::BaseEnv::capture(config.placement.tmpdir.as_deref()) {
         Ok(base_env) => base_env,
         Err(e) => {
             eprintln!("pmap: cannot open /dev/null: {e}");

@@ -33,11 +33,16 @@ pub struct Setup {
 /// the file system: [`ControlConfig::skip`], the hosts of the `--sshlogin-file`s,
 /// [`Config::program`] and [`Config::shell`]. Call it once per run.
 pub fn prepare(mut config: Config) -> Result<Setup> {
+    if let Some(dir) = &config.placement.tmpdir {
+        // Once per process: a second run in the same process keeps the first's directory.
+        let _ = tempfile::env::override_temp_dir(dir);
+    }
     config.control.skip = jobs_to_skip(&config.control)?;
     if let Some(remote) = &mut config.remote {
         read_host_files(remote)?;
     }
     find_programs(&mut config)?;
+    check_memfree(&config)?;
     let mut jobs = input::open(&config.input)?;
     if needs_total(&config) && config.output.total_jobs.is_none() {
         let (read, total) = jobs.read_ahead();
@@ -72,6 +77,21 @@ pub fn set_counts(config: &mut Config) {
     config.template.set_counts(total, config.jobs);
     if let Some(tag) = &mut config.output.tag {
         tag.set_counts(total, config.jobs);
+    }
+}
+
+/// `--memfree SIZE` beyond the machine's memory would hold every job back for ever.
+fn check_memfree(config: &Config) -> Result<()> {
+    let Some(need) = config.placement.memfree else {
+        return Ok(());
+    };
+    match crate::exec::machine::total_memory() {
+        Some(total) if need > total => bail!(
+            "--memfree asks for {} MiB free, more than this machine's {} MiB of memory",
+            need >> 20,
+            total >> 20
+        ),
+        _ => Ok(()),
     }
 }
 

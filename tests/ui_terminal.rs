@@ -275,3 +275,29 @@ fn total_jobs_gives_the_bar_its_total_before_the_input_ends() {
         "no finished bar; screen:\n{screen}"
     );
 }
+
+#[test]
+fn progress_shows_gnu_parallels_counts_of_running_and_done_jobs() {
+    let command = format!(
+        "{} --progress -j2 'sleep 0.4; : {{}}' ::: 1 2 3 4; echo PMAP-EXIT $?; sleep 60",
+        pmap_bin().display()
+    );
+    let Some(tmux) = Tmux::start(&command) else {
+        return;
+    };
+    // Two jobs run at once while none is done yet.
+    let running = tmux.wait_for("local:2/0/100%/0.0s", false);
+    assert!(
+        running.contains(
+            "Computer:jobs running/jobs completed/%of started jobs/Average seconds to complete"
+        ),
+        "no heading:\n{running}"
+    );
+    assert!(running.contains("Max jobs to run"), "{running}");
+    let screen = tmux.wait_for("PMAP-EXIT", false);
+    assert!(
+        screen.contains("local:0/4/100%/"),
+        "no final counts:\n{screen}"
+    );
+    assert!(screen.contains("PMAP-EXIT 0"), "{screen}");
+}

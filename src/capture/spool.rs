@@ -43,7 +43,7 @@ impl MemoryBudget {
 
     fn spill_failed(&self, what: &str, e: &io::Error) {
         self.spill_failure.get_or_init(|| {
-            let dir = std::env::temp_dir();
+            let dir = tempfile::env::temp_dir();
             format!("cannot {what} a temporary file in '{}': {e}", dir.display())
         });
     }

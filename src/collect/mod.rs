@@ -148,6 +148,7 @@ impl Collector<'_> {
                 self.printer.write_stderr(&command);
             }
             Event::WorkerStderr { mut data } => self.printer.write(Stream::Stderr, &mut data),
+            Event::Began => self.printer.began(),
         }
     }
 }

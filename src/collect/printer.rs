@@ -75,13 +75,20 @@ impl<'a> Printer<'a> {
             closed: false,
             spill_reported: false,
             progress: config.progress.and_then(|kind| {
-                let progress = Progress::new(kind, config.progress_unit)?;
+                let progress = Progress::new(kind, config.progress_unit, config.progress_slots)?;
                 if let Some(total) = config.total_jobs {
                     progress.set_total(total);
                 }
                 Some(progress)
             }),
             joblog,
+        }
+    }
+
+    /// `--progress`: a job has started.
+    pub fn began(&mut self) {
+        if let Some(progress) = &mut self.progress {
+            progress.job_began();
         }
     }
 

@@ -1,4 +1,4 @@
-//! `--bar` and `--eta` (indicatif) on stderr, drawn only when stderr is a terminal. The
+//! `--bar`, `--eta` and `--progress` (indicatif) on stderr, drawn only when stderr is a terminal. The
 //! collector draws it from its own thread and clears it around every write of job output,
 //! so output always appears above the bar, never torn by it.
 
@@ -11,6 +11,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 pub enum ProgressKind {
     Bar,
     Eta,
+    /// GNU parallel's `--progress`: jobs running, jobs done, seconds per job.
+    Progress,
 }
 
 /// What progress counts.
@@ -30,11 +32,16 @@ pub struct Progress {
     kind: ProgressKind,
     unit: ProgressUnit,
     failed: u64,
+    /// `--progress`: jobs started and not yet done.
+    running: u64,
+    done: u64,
+    since: std::time::Instant,
 }
 
 impl Progress {
-    /// A progress display on stderr, or `None` when stderr is not a terminal.
-    pub fn new(kind: ProgressKind, unit: ProgressUnit) -> Option<Self> {
+    /// A progress display on stderr, or `None` when stderr is not a terminal. `slots`:
+    /// the jobs run at once on this machine, for `--progress`'s heading (none with `-S`).
+    pub fn new(kind: ProgressKind, unit: ProgressUnit, slots: Option<usize>) -> Option<Self> {
         if !std::io::stderr().is_terminal() {
             return None;
         }
@@ -44,7 +51,14 @@ impl Progress {
             kind,
             unit,
             failed: 0,
+            running: 0,
+            done: 0,
+            since: std::time::Instant::now(),
         };
+        if kind == ProgressKind::Progress {
+            progress.bar.println(progress_heading(slots));
+            progress.show_counts();
+        }
         match unit {
             ProgressUnit::Bytes { total: Some(total) } => {
                 progress.bar.set_length(total);
@@ -57,6 +71,7 @@ impl Progress {
 
     fn restyle(&self, total_known: bool) {
         let template = match (self.kind, total_known, self.unit) {
+            (ProgressKind::Progress, ..) => "{msg}",
             (ProgressKind::Bar, false, ProgressUnit::Bytes { .. }) => {
                 "{spinner} {bytes} done{msg} [{elapsed_precise}] {binary_bytes_per_sec}"
             }
@@ -84,6 +99,7 @@ impl Progress {
             }
             (ProgressKind::Eta, false) => "ETA unknown until the input ends ({pos} done{msg})",
             (ProgressKind::Eta, true) => "ETA {eta} ({pos}/{len} done{msg})",
+            (ProgressKind::Progress, _) => "{msg}",
         }
     }
 
@@ -96,8 +112,38 @@ impl Progress {
         }
     }
 
+    /// `--progress`: a job has started.
+    pub fn job_began(&mut self) {
+        self.running += 1;
+        self.show_counts();
+    }
+
+    /// `--progress`'s line, as GNU parallel draws it: `local:RUNNING/DONE/100%/AVGs`, the
+    /// average being the seconds of the run so far per job done.
+    fn show_counts(&self) {
+        let average = match self.done {
+            0 => 0.0,
+            done => self.since.elapsed().as_secs_f64() / done as f64,
+        };
+        let failed = match self.failed {
+            0 => String::new(),
+            n => format!(" ({n} failed)"),
+        };
+        self.bar.set_message(format!(
+            "local:{}/{}/100%/{average:.1}s{failed}",
+            self.running, self.done
+        ));
+    }
+
     /// A job finished; with `--pipe`, its block held `bytes` of input.
     pub fn job_done(&mut self, succeeded: bool, bytes: u64) {
+        if self.kind == ProgressKind::Progress {
+            self.running = self.running.saturating_sub(1);
+            self.done += 1;
+            self.failed += u64::from(!succeeded);
+            self.show_counts();
+            return;
+        }
         if !succeeded {
             self.failed += 1;
             self.bar.set_message(format!(", {} failed", self.failed));
@@ -107,7 +153,23 @@ impl Progress {
             ProgressUnit::Bytes { .. } => self.bar.inc(bytes),
         }
     }
+}
 
+/// `--progress`'s heading, as GNU parallel prints it.
+fn progress_heading(slots: Option<usize>) -> String {
+    let machine = match slots {
+        Some(slots) => format!(
+            "Computers / CPU cores / Max jobs to run\n1:local / {} / {slots}\n\n",
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        ),
+        None => String::new(),
+    };
+    format!(
+        "{machine}Computer:jobs running/jobs completed/%of started jobs/Average seconds to complete"
+    )
+}
+
+impl Progress {
     /// Runs `f` (which writes to the terminal) with the bar cleared, then redraws it.
     pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
         self.bar.suspend(f)

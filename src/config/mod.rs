@@ -6,6 +6,7 @@
 //! error leaves nothing behind. The few fields setup fills in say so.
 
 mod pipe;
+mod placement;
 mod values;
 
 use std::collections::HashSet;
@@ -25,6 +26,7 @@ use crate::input::{InputConfig, SourceSpec, Trim};
 use crate::remote::{RemoteConfig, hosts};
 use crate::template::{TagTemplate, Template};
 
+pub use placement::{Placement, WorkDir};
 pub use values::{parse_delimiter, parse_jobs};
 
 /// Everything a run needs, validated.
@@ -55,6 +57,8 @@ pub struct Config {
     pub dry_run: bool,
     /// `-S`/`--sshlogin-file`: the hosts jobs run on, if any.
     pub remote: Option<RemoteConfig>,
+    /// `--wd`, `--tmpdir`, `--memfree`, `--load`, `--env`.
+    pub placement: Placement,
 }
 
 /// Job control (SPEC §6).
@@ -135,6 +139,9 @@ pub struct OutputConfig {
     /// What the progress display counts: jobs, or with `--pipe` bytes of input (whose total
     /// [`crate::setup`] fills in when the input's size is known).
     pub progress_unit: ProgressUnit,
+    /// `--progress`: the jobs run at once on this machine, for its heading; `None` with
+    /// `-S`, whose slots are known only once the hosts are connected.
+    pub progress_slots: Option<usize>,
     /// `-v`: print each command on stdout, just before its output (not with `--json`,
     /// whose record holds the command).
     pub verbose: bool,
@@ -199,7 +206,8 @@ impl Config {
             template.repeat_words_per_value();
         }
         input.pack = packing(&cli, &mut template, jobs, &input)?;
-        let output = output_config(&cli, control.retries)?;
+        let mut output = output_config(&cli, control.retries)?;
+        output.progress_slots = remote.is_none().then_some(jobs);
         check_pool(&cli, &template, &command, remote.is_some())?;
         Ok(Config {
             program: None,
@@ -216,6 +224,7 @@ impl Config {
             max_tasks: cli.max_tasks,
             pool_window: cli.pool_window,
             dry_run: cli.dry_run,
+            placement: placement::placement(&cli, remote.is_some())?,
             remote,
         })
     }
@@ -429,6 +438,8 @@ fn output_config(cli: &Cli, retries: u32) -> Result<OutputConfig> {
         Some(ProgressKind::Bar)
     } else if cli.eta {
         Some(ProgressKind::Eta)
+    } else if cli.progress {
+        Some(ProgressKind::Progress)
     } else {
         None
     };
@@ -448,6 +459,7 @@ fn output_config(cli: &Cli, retries: u32) -> Result<OutputConfig> {
         } else {
             ProgressUnit::Jobs
         },
+        progress_slots: None,
         verbose: cli.verbose,
         trace: cli.trace,
         color_stdout: use_color(cli.color, io::stdout().is_terminal()),

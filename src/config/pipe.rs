@@ -151,46 +151,19 @@ fn separator(cli: &Cli) -> Result<Separator> {
     }
 }
 
-/// `--block SIZE`: a number with an optional unit, K M G T P (powers of 1024) or k m g t p
-/// (powers of 1000); `-N` for N blocks per slot.
+/// `--block SIZE`: a size (see [`super::values::parse_size`]); `-N` for N blocks per slot.
 pub fn parse_block(text: &str) -> Result<BlockSize> {
-    let bad =
-        || anyhow::anyhow!("--block '{text}': expected a size such as 1M, 500k or 65536, or -N");
     if let Some(n) = text.strip_prefix('-') {
         return match n.parse::<u64>() {
             Ok(n) if n > 0 => Ok(BlockSize::PerSlot(n)),
-            _ => Err(bad()),
+            _ => bail!("--block '{text}': expected a size such as 1M, 500k or 65536, or -N"),
         };
     }
-    let (number, unit) = match text.char_indices().last() {
-        Some((i, c)) if c.is_ascii_alphabetic() => (&text[..i], Some(c)),
-        _ => (text, None),
-    };
-    let factor: f64 = match unit {
-        None => 1.0,
-        Some(c) => {
-            let power = match c.to_ascii_lowercase() {
-                'k' => 1,
-                'm' => 2,
-                'g' => 3,
-                't' => 4,
-                'p' => 5,
-                _ => return Err(bad()),
-            };
-            let base: f64 = if c.is_ascii_uppercase() {
-                1024.0
-            } else {
-                1000.0
-            };
-            base.powi(power)
-        }
-    };
-    let value: f64 = number.parse().map_err(|_| bad())?;
-    let bytes = value * factor;
-    if !bytes.is_finite() || bytes < 1.0 {
+    let bytes = super::values::parse_size("--block", text)?;
+    if bytes == 0 {
         bail!("--block '{text}': the block must be at least 1 byte");
     }
-    if bytes > (isize::MAX as f64) / 4.0 {
+    if bytes > isize::MAX as u64 / 4 {
         bail!("--block '{text}' is too big");
     }
     Ok(BlockSize::Bytes(bytes as usize))

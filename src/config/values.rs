@@ -17,7 +17,7 @@ pub const MAX_JOBS: usize = 32_768;
 /// `-j`, if given; one job per CPU otherwise. A `-j` above [`MAX_JOBS`] runs at most that
 /// many, with a note.
 pub(super) fn jobs(spec: Option<&str>) -> Result<usize> {
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cpus = cpus();
     let jobs = match spec {
         None => cpus,
         Some(spec) => parse_jobs(spec, cpus, max_jobs_for_zero())?,
@@ -26,6 +26,11 @@ pub(super) fn jobs(spec: Option<&str>) -> Result<usize> {
         eprintln!("pmap: -j {jobs} is more than pmap runs at once; running at most {MAX_JOBS}");
     }
     Ok(jobs.min(MAX_JOBS))
+}
+
+/// The CPUs this process may run on.
+pub fn cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// Compiles `--colsep`.
@@ -148,6 +153,39 @@ pub(super) fn unescape(text: &[u8], escapes: Escapes) -> Result<Vec<u8>> {
         i += used;
     }
     Ok(out)
+}
+
+/// A size for `flag`: a number (decimals allowed) with an optional unit, K M G T P
+/// (powers of 1024) or k m g t p (powers of 1000), as GNU parallel reads them.
+pub fn parse_size(flag: &str, text: &str) -> Result<u64> {
+    let bad = || anyhow!("{flag} '{text}': expected a size such as 1M, 500k or 65536");
+    let (number, unit) = match text.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&text[..i], Some(c)),
+        _ => (text, None),
+    };
+    let power = match unit.map(|c| c.to_ascii_lowercase()) {
+        None => 0,
+        Some('k') => 1,
+        Some('m') => 2,
+        Some('g') => 3,
+        Some('t') => 4,
+        Some('p') => 5,
+        Some(_) => return Err(bad()),
+    };
+    let base: f64 = if unit.is_some_and(|c| c.is_ascii_uppercase()) {
+        1024.0
+    } else {
+        1000.0
+    };
+    let value: f64 = number.parse().map_err(|_| bad())?;
+    let bytes = value * base.powi(power);
+    if !bytes.is_finite() || bytes < 0.0 {
+        return Err(bad());
+    }
+    if bytes >= u64::MAX as f64 {
+        bail!("{flag} '{text}' is too big");
+    }
+    Ok(bytes as u64)
 }
 
 /// Parses `-j`: `N`, `N%`, `+N`, `-N`, or `0` (as many as the input allows, bounded by

@@ -213,6 +213,50 @@ impl Control {
         }
     }
 
+    /// Whether the run is over ([`Control::close`]).
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
+    }
+
+    /// `--memfree`: sends SIGTERM to the youngest running job, if another job runs too,
+    /// and marks it evicted (see [`Control::take_evicted`]). Returns its slot and process
+    /// group.
+    pub(crate) fn evict_youngest(&self) -> Option<(usize, i32)> {
+        let mut youngest: Option<(Instant, usize, i32)> = None;
+        let mut running = 0;
+        for (i, slot) in self.running.iter().enumerate() {
+            let entry = lock(slot);
+            if let Some(job) = entry.job.as_ref().filter(|_| entry.pgid > 0) {
+                running += 1;
+                if youngest.is_none_or(|(since, _, _)| job.since > since) {
+                    youngest = Some((job.since, i + 1, entry.pgid));
+                }
+            }
+        }
+        let (_, slot, pgid) = youngest.filter(|_| running > 1)?;
+        let mut entry = lock(&self.running[slot - 1]);
+        if entry.pgid != pgid {
+            return None;
+        }
+        entry.evicted = true;
+        entry.signal(Signal::SIGTERM);
+        Some((slot, pgid))
+    }
+
+    /// Sends `signal` to `slot`'s job if it is still the process group `pgid`.
+    pub(crate) fn signal_if_still(&self, slot: usize, pgid: i32, signal: Signal) {
+        let mut entry = lock(&self.running[slot - 1]);
+        if entry.pgid == pgid {
+            entry.signal(signal);
+        }
+    }
+
+    /// Whether `slot`'s job was ended by [`Control::evict_youngest`]; call it before the
+    /// job is reaped.
+    pub(crate) fn take_evicted(&self, slot: usize) -> bool {
+        std::mem::take(&mut lock(&self.running[slot - 1]).evicted)
+    }
+
     /// The run is over: [`Control::enforce_grace`] returns.
     pub fn close(&self) {
         self.closed.store(true, Ordering::SeqCst);
@@ -324,7 +368,12 @@ impl Control {
         job: Option<RunningJob>,
     ) {
         let mut entry = lock(&self.running[slot - 1]);
-        *entry = Running { pgid, stdin, job };
+        *entry = Running {
+            pgid,
+            stdin,
+            job,
+            evicted: false,
+        };
         if self.is_terminating() {
             let killed = lock(&self.ladder).as_ref().is_none_or(Escalation::killed);
             entry.signal(if killed {
@@ -369,6 +418,8 @@ struct Running {
     pgid: i32,
     stdin: Option<OwnedFd>,
     job: Option<RunningJob>,
+    /// Ended by `--memfree` to run again later.
+    evicted: bool,
 }
 
 /// A running job as SIGUSR1 reports it.

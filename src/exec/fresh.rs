@@ -4,12 +4,15 @@
 //! reaped. [`attempt_in_process`] is the part the ssh executor shares: everything but how the
 //! process is started.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::io;
 use std::os::fd::OwnedFd;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::collect::progress::ProgressKind;
+use crate::config::WorkDir;
 use crate::event::Event;
 use crate::event::{JobResult, JobStatus};
 use crate::exec::control::RunningJob;
@@ -54,14 +57,50 @@ impl Executor for FreshProcess<'_> {
             slot: self.slot,
             host: self.host.as_ref(),
         };
+        // `--wd ...`: removed when the attempt is over (its process reaped).
+        let fresh_dir = match &env.config.placement.workdir {
+            Some(WorkDir::Fresh) => match tempfile::Builder::new().prefix("pmap-wd-").tempdir() {
+                Ok(dir) => Some(dir),
+                Err(e) => {
+                    let why = format!("cannot create a working directory for the job: {e}");
+                    return Ok(not_started_because(job, &place, why));
+                }
+            },
+            _ => None,
+        };
+        let workdir = match &env.config.placement.workdir {
+            Some(WorkDir::Dir(dir)) => Some(dir.as_path()),
+            _ => fresh_dir.as_ref().map(tempfile::TempDir::path),
+        };
         let start = |rendered: &Rendered, vars: &[(&str, String)], stdin_pipe: bool| -> Spawned {
             let (program, args) = argv_for(rendered, &env.config);
             let name = args[0].to_os_string();
-            let spawned = spawner.spawn(program, &args, &env.base_env, vars, stdin_pipe);
+            let spawned = match workdir {
+                None => spawner.spawn(program, &args, &env.base_env, vars, stdin_pipe),
+                Some(dir) => {
+                    let args = in_directory(dir, program, &args);
+                    spawner.spawn(args[0], &args, &env.base_env, vars, stdin_pipe)
+                }
+            };
             (spawned.map(|s| (s, None)), name)
         };
         attempt_in_process(env, job, &place, &mut self.buf, started, start)
     }
+}
+
+/// `--wd`: the words that run `program` with `args` in `dir`, through `/bin/sh` (a
+/// spawned process cannot be given a directory of its own otherwise). A relative program
+/// is found from `dir`, as GNU parallel finds it.
+fn in_directory<'a>(dir: &'a Path, program: &'a OsStr, args: &[&'a OsStr]) -> Vec<&'a OsStr> {
+    let mut words = vec![
+        OsStr::new("/bin/sh"),
+        OsStr::new("-c"),
+        OsStr::new(r#"cd -- "$0" && exec "$@""#),
+        dir.as_os_str(),
+        program,
+    ];
+    words.extend(&args[1..]);
+    words
 }
 
 /// Where an attempt runs: its slot, and the host's name under `-S`.
@@ -103,14 +142,13 @@ pub fn attempt_in_process(
     if shown.verbose || shown.trace || shown.json || config.control.joblog.is_some() {
         rendered.display_line_into(&mut command_line);
     }
-    let mut vars = vec![
-        ("PMAP_SEQ", job.seq.to_string()),
-        ("PMAP_SLOT", slot.to_string()),
-    ];
-    if let Some(host) = place.host {
-        vars.push(("PMAP_HOST", host.to_string()));
-    }
+    let vars = job_vars(job, place);
     let (mut sink, error) = env.sink(context);
+    let limit = config.control.timeout.map(|timeout| Limit {
+        timeout,
+        grace: config.control.kill_grace,
+    });
+    let start_time = env.pace();
     if shown.trace {
         let _ = env.events.send(Event::Started {
             command: command_line.clone(),
@@ -119,11 +157,9 @@ pub fn attempt_in_process(
     if shown.verbose {
         sink.announce(&command_line);
     }
-    let limit = config.control.timeout.map(|timeout| Limit {
-        timeout,
-        grace: config.control.kill_grace,
-    });
-    let start_time = env.pace();
+    if shown.progress == Some(ProgressKind::Progress) {
+        let _ = env.events.send(Event::Began);
+    }
     let clock = Instant::now();
     let stdin_pipe = delivery.wants_stdin_pipe();
     let (spawned, name) = start_with_room(env, slot, || start(&rendered, &vars, stdin_pipe))?;
@@ -149,6 +185,10 @@ pub fn attempt_in_process(
                 feed,
             };
             let timed_out = supervise(pid, &signal, pipes, &mut io, limit.as_ref(), grace);
+            if env.control.take_evicted(slot) {
+                env.control.reap(slot, pid, &name);
+                return Err(Handback::Evicted);
+            }
             (env.control.reap(slot, pid, &name), timed_out)
         }
     };
@@ -164,13 +204,29 @@ pub fn attempt_in_process(
     Ok((result, results))
 }
 
+/// The variables a job gets: `PMAP_SEQ`, `PMAP_SLOT`, and under `-S` `PMAP_HOST`.
+fn job_vars(job: &Job, place: &Place<'_>) -> Vec<(&'static str, String)> {
+    let mut vars = vec![
+        ("PMAP_SEQ", job.seq.to_string()),
+        ("PMAP_SLOT", place.slot.to_string()),
+    ];
+    if let Some(host) = place.host {
+        vars.push(("PMAP_HOST", host.to_string()));
+    }
+    vars
+}
+
 /// The result of an attempt whose block could not be made ready (`--cat`, `--fifo`): the job
 /// fails without starting, as one whose program cannot run.
 fn block_not_delivered(job: &Job, place: &Place<'_>, e: &io::Error) -> Attempt {
-    let status = JobStatus::NotStarted {
-        code: 126,
-        message: format!("cannot write the block to a temporary file or fifo: {e}"),
-    };
+    let why = format!("cannot write the block to a temporary file or fifo: {e}");
+    not_started_because(job, place, why)
+}
+
+/// The result of an attempt that could not start for `message`: the job fails, as one
+/// whose program cannot run (126).
+fn not_started_because(job: &Job, place: &Place<'_>, message: String) -> Attempt {
+    let status = JobStatus::NotStarted { code: 126, message };
     let result = JobResult {
         host: place.host.cloned(),
         ..JobResult::new(

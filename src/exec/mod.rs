@@ -21,6 +21,7 @@ pub mod control;
 pub mod escalate;
 pub mod feed;
 pub mod fresh;
+pub mod machine;
 pub mod queue;
 pub mod slots;
 pub mod spawn;
@@ -112,6 +113,9 @@ pub enum Handback {
     /// the slot's hand, and the slot tops its hand up to the executor's grown window and
     /// tries again. No attempt is counted.
     Starved,
+    /// `--memfree` ended the job to free memory: it goes back to the queue to run again
+    /// later, and no attempt is counted.
+    Evicted,
 }
 
 /// One attempt at a job: how it ended, and its `--results` files to finish.
@@ -157,6 +161,7 @@ impl JobEnv {
     /// start is booked from the moment this one is taken, under the lock, so recorded
     /// starts are never closer than the delay even when a thread wakes late.
     pub fn pace(&self) -> SystemTime {
+        self.wait_for_room();
         let Some(delay) = self.config.control.delay else {
             return SystemTime::now();
         };
@@ -169,6 +174,20 @@ impl JobEnv {
         }
         *next = Instant::now().checked_add(delay);
         SystemTime::now()
+    }
+}
+
+impl JobEnv {
+    /// `--load`, `--memfree`: waits until the machine has room for another job, or the
+    /// run stops.
+    fn wait_for_room(&self) {
+        let placement = &self.config.placement;
+        if !placement.gates_starts() {
+            return;
+        }
+        while !machine::room_to_start(placement) && !self.control.is_stopping() {
+            std::thread::sleep(machine::POLL);
+        }
     }
 }
 

@@ -312,6 +312,10 @@ fn slot_loop<E: Executor>(shared: &Shared, mut executor: E) {
                         starved = true;
                         continue;
                     }
+                    Err((job, Handback::Evicted)) => {
+                        shared.queue.hand_back(Work::Job(job));
+                        continue;
+                    }
                     Err((job, Handback::Retry)) => {
                         // Another attempt, preferably on another host.
                         shared.queue.hand_back(Work::Job(job));

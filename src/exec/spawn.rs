@@ -10,7 +10,7 @@
 //! ([`BaseEnv`]), and each worker thread keeps a [`Spawner`] with /dev/null open and the
 //! spawn attributes set up once, so a spawn costs two pipes and the `posix_spawn` itself.
 
-use std::ffi::{CStr, CString, OsStr};
+use std::ffi::{CStr, CString, OsStr, OsString};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -34,9 +34,13 @@ pub struct BaseEnv {
 }
 
 impl BaseEnv {
-    pub fn capture() -> io::Result<Self> {
+    /// pmap's environment; with `tmpdir` (`--tmpdir`), `TMPDIR` is that directory.
+    pub fn capture(tmpdir: Option<&std::path::Path>) -> io::Result<Self> {
+        let tmpdir = tmpdir.map(|dir| (OsString::from("TMPDIR"), dir.as_os_str().to_os_string()));
         let vars = std::env::vars_os()
             .filter(|(k, _)| !matches!(k.to_str(), Some("PMAP_SEQ" | "PMAP_SLOT" | "PMAP_HOST")))
+            .filter(|(k, _)| tmpdir.is_none() || k != "TMPDIR")
+            .chain(tmpdir.clone())
             .filter_map(|(k, v)| {
                 let mut entry = k.into_vec();
                 entry.push(b'=');
@@ -201,7 +205,7 @@ mod tests {
     #[test]
     fn runs_a_program_with_its_environment_and_pipes() {
         let mut spawner = Spawner::new().unwrap();
-        let env = BaseEnv::capture().unwrap();
+        let env = BaseEnv::capture(None).unwrap();
         let args = [
             OsStr::new("sh"),
             OsStr::new("-c"),
@@ -231,7 +235,7 @@ mod tests {
     #[test]
     fn a_missing_program_is_not_found() {
         let mut spawner = Spawner::new().unwrap();
-        let env = BaseEnv::capture().unwrap();
+        let env = BaseEnv::capture(None).unwrap();
         let name = OsStr::new("pmap-surely-missing-program");
         let error = spawner
             .spawn(name, &[name], &env, &[], false)

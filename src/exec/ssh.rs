@@ -19,7 +19,8 @@ use crate::exec::spawn::Started;
 use crate::exec::{Attempt, Executor, Handback, JobEnv};
 use crate::input::Job;
 use crate::remote::Remote;
-use crate::remote::ssh::{JobPlace, exec_line};
+use crate::remote::placed::RemotePlacement;
+use crate::remote::ssh::{JobPlace, exec_line, words_line};
 use crate::template::Rendered;
 
 /// A slot on an ssh host.
@@ -28,6 +29,8 @@ pub struct RemoteSlot<'a> {
     remote: &'a Remote,
     slot: usize,
     buf: Vec<u8>,
+    /// `--wd` and `--env`, as every job of the slot gets them.
+    placement: RemotePlacement,
 }
 
 impl<'a> RemoteSlot<'a> {
@@ -37,15 +40,24 @@ impl<'a> RemoteSlot<'a> {
             remote,
             slot,
             buf: vec![0; 64 * 1024],
+            placement: RemotePlacement::new(
+                env.config.placement.workdir.as_ref(),
+                &env.config.placement.remote_env,
+            ),
         }
     }
 
     /// Starts the ssh client for one job whose command is `rendered`.
     fn start(&self, job: &Job, rendered: &Rendered, vars: &[(&str, String)]) -> Spawned {
-        let line = match rendered {
+        let mut line = match rendered {
+            // An exported function (sent with --env) is called, not exec'd.
+            Rendered::Argv(argv) if self.env.config.bash_function.is_some() => words_line(argv),
             Rendered::Argv(argv) => exec_line(argv),
             Rendered::ShellLine(line) => line.clone(),
         };
+        if !self.placement.is_empty() {
+            line = self.placement.place(&line);
+        }
         let host = self.remote.host(self.slot);
         let place = JobPlace {
             host: &host.name,

@@ -26,7 +26,7 @@ pub fn env(args: &[&str]) -> (JobEnv, Receiver<Event>) {
     let (events, received, _nap) = crate::event::channel(64);
     let env = JobEnv {
         budget: MemoryBudget::new(1 << 20),
-        base_env: BaseEnv::capture().expect("/dev/null opens"),
+        base_env: BaseEnv::capture(None).expect("/dev/null opens"),
         next_start: Mutex::new(None),
         remote: None,
         worker_starts: crate::exec::worker::StartBreaker::default(),

@@ -8,6 +8,7 @@
 //! jobs spread out. The masters live in a private directory, and end with the run.
 
 pub mod hosts;
+pub mod placed;
 pub mod ssh;
 
 use std::ffi::OsString;
@@ -248,7 +249,7 @@ impl Drop for Remote {
 /// A private directory for the control sockets. A socket path must stay short (about 100
 /// bytes), so a long `$TMPDIR` gives way to /tmp.
 fn control_dir() -> Result<tempfile::TempDir> {
-    let base = std::env::temp_dir();
+    let base = tempfile::env::temp_dir();
     let base = if base.as_os_str().len() > 60 {
         PathBuf::from("/tmp")
     } else {

@@ -143,9 +143,19 @@ pub fn remote_line(line: &[u8], place: &JobPlace<'_>) -> OsString {
 
 /// A directly executed command (argv) as a shell line that runs exactly those words.
 pub fn exec_line(argv: &[OsString]) -> Vec<u8> {
-    let mut out = b"exec".to_vec();
-    for word in argv {
-        out.push(b' ');
+    let mut out = b"exec ".to_vec();
+    out.extend_from_slice(&words_line(argv));
+    out
+}
+
+/// The words of `argv`, each quoted, as a shell line: a call of its first word, which may
+/// be a shell function.
+pub fn words_line(argv: &[OsString]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (i, word) in argv.iter().enumerate() {
+        if i > 0 {
+            out.push(b' ');
+        }
         quote_into(word.as_bytes(), &mut out);
     }
     out

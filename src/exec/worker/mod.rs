@@ -118,6 +118,9 @@ impl<'a> PersistentWorker<'a> {
         if shown.verbose {
             sink.announce(&item);
         }
+        if shown.progress == Some(crate::collect::progress::ProgressKind::Progress) {
+            let _ = env.events.send(Event::Began);
+        }
         let (status, timed_out, since) = if item.contains(&self.end) {
             (unsendable(job.seq, self.end), false, Instant::now())
         } else {

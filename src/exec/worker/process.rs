@@ -96,6 +96,12 @@ impl Worker {
             .process_group(0)
             .env("PMAP_SLOT", slot.to_string())
             .env("PYTHONUNBUFFERED", "1");
+        if let Some(dir) = &config.placement.tmpdir {
+            command.env("TMPDIR", dir);
+        }
+        if let Some(crate::config::WorkDir::Dir(dir)) = &config.placement.workdir {
+            command.current_dir(dir);
+        }
         let mut child = command.spawn().map_err(|e| not_started(&name, &e))?;
         let pid = child.id() as i32;
         env.control.register(slot, pid, None, None);

@@ -16,7 +16,8 @@ fn version_names_the_command_not_the_package() {
 /// The files `cargo package` would put in the crate, as `cargo package --list` prints them
 /// (`--allow-dirty`: uncommitted edits change what is packaged, not what this checks).
 fn packaged_files() -> Vec<String> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let cargo =
+        std::path::PathBuf::from(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     let out = std::process::Command::new(&cargo)
         .args([
             "package",

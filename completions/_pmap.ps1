@@ -79,6 +79,7 @@ Register-ArgumentCompleter -Native -CommandName 'pmap' -ScriptBlock {
             [CompletionResult]::new('--ssh-command', '--ssh-command', [CompletionResultType]::ParameterName, 'The ssh command to reach the hosts with, split into words like a shell would (e.g. ''ssh -F ./config'') [default: ssh]')
             [CompletionResult]::new('--ssh', '--ssh', [CompletionResultType]::ParameterName, 'The ssh command to reach the hosts with, split into words like a shell would (e.g. ''ssh -F ./config'') [default: ssh]')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour tags and pmap''s failure notices: auto (when the output is a terminal and NO_COLOR is unset), always or never')
+            [CompletionResult]::new('--generate', '--generate', [CompletionResultType]::ParameterName, 'Print a shell completion script or the man page on stdout, and exit; needs no command and reads no input')
             [CompletionResult]::new('-0', '-0', [CompletionResultType]::ParameterName, 'Input items end with NUL instead of newline')
             [CompletionResult]::new('--null', '--null', [CompletionResultType]::ParameterName, 'Input items end with NUL instead of newline')
             [CompletionResult]::new('--link', '--link', [CompletionResultType]::ParameterName, 'Combine several input sources pairwise instead of as a cartesian product; shorter sources wrap around')

@@ -76,6 +76,7 @@ set edit:completion:arg-completer[pmap] = {|@words|
             cand --ssh-command 'The ssh command to reach the hosts with, split into words like a shell would (e.g. ''ssh -F ./config'') [default: ssh]'
             cand --ssh 'The ssh command to reach the hosts with, split into words like a shell would (e.g. ''ssh -F ./config'') [default: ssh]'
             cand --color 'Colour tags and pmap''s failure notices: auto (when the output is a terminal and NO_COLOR is unset), always or never'
+            cand --generate 'Print a shell completion script or the man page on stdout, and exit; needs no command and reads no input'
             cand -0 'Input items end with NUL instead of newline'
             cand --null 'Input items end with NUL instead of newline'
             cand --link 'Combine several input sources pairwise instead of as a cartesian product; shorter sources wrap around'

@@ -47,6 +47,12 @@ complete -c pmap -l ssh-command -l ssh -d 'The ssh command to reach the hosts wi
 complete -c pmap -l color -d 'Colour tags and pmap\'s failure notices: auto (when the output is a terminal and NO_COLOR is unset), always or never' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c pmap -l generate -d 'Print a shell completion script or the man page on stdout, and exit; needs no command and reads no input' -r -f -a "complete-bash\t''
+complete-zsh\t''
+complete-fish\t''
+complete-elvish\t''
+complete-powershell\t''
+man\t''"
 complete -c pmap -s 0 -l null -d 'Input items end with NUL instead of newline'
 complete -c pmap -l link -l xapply -d 'Combine several input sources pairwise instead of as a cartesian product; shorter sources wrap around'
 complete -c pmap -s X -d 'As many items per job as fit on the command line, the word around {} repeated for each (`rm -X` style: `-X mv -t dir {}`, `-X echo pre{}post`)'

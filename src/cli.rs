@@ -574,6 +574,16 @@ pub struct Cli {
     )]
     pub will_cite: bool,
 
+    /// Print a shell completion script or the man page on stdout, and exit; needs no command
+    /// and reads no input
+    #[arg(
+        long = "generate",
+        value_name = "KIND",
+        value_enum,
+        help_heading = "Setup"
+    )]
+    pub generate: Option<crate::generate::Kind>,
+
     /// The command, its arguments, and any `:::`/`::::` input sources
     #[arg(value_name = "COMMAND", trailing_var_arg = true)]
     pub command: Vec<OsString>,

@@ -15,6 +15,7 @@ pub mod duration;
 pub mod event;
 pub mod exec;
 pub mod exit;
+pub mod generate;
 pub mod halt;
 pub mod heap;
 pub mod input;
@@ -93,6 +94,9 @@ fn parse_and_run(args: impl IntoIterator<Item = OsString>) -> Outcome {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
     };
+    if let Some(kind) = cli.generate {
+        return generate::print(kind);
+    }
     let config = match Config::from_cli(cli) {
         Ok(config) => config,
         Err(e) => {

@@ -755,3 +755,40 @@ fn pipe_blocks_reach_remote_jobs_whole_and_in_order() {
     assert!(out.stdout.starts_with(b"ignored\nignored\n"), "{out:?}");
     assert!(remote_block_dirs().is_empty(), "{:?}", remote_block_dirs());
 }
+
+/// On a machine without OpenSSH, a remote test prints one `skipping:` line and passes;
+/// under `CI=true` it fails, with one line naming the missing program and its package.
+#[test]
+fn without_openssh_a_remote_test_skips_and_under_ci_fails() {
+    // The rerun's PATH is empty; sshd is found by its full path if it is installed.
+    let missing = if common::find_program("/usr/sbin/sshd").is_some() {
+        "ssh not found on PATH (Debian package openssh-client)"
+    } else {
+        "/usr/sbin/sshd not found (Debian package openssh-server)"
+    };
+    let test = "jobs_spread_over_hosts_and_know_where_they_run";
+    let skipped = common::rerun_without_programs(test, false);
+    assert!(skipped.passed, "{}", skipped.output);
+    let skip_lines: Vec<&str> = skipped
+        .output
+        .lines()
+        .filter(|l| l.contains("skipping"))
+        .collect();
+    assert_eq!(
+        skip_lines,
+        [format!("skipping: {missing}")],
+        "{}",
+        skipped.output
+    );
+    let failed = common::rerun_without_programs(test, true);
+    assert!(!failed.passed, "{}", failed.output);
+    assert!(
+        failed
+            .output
+            .lines()
+            .any(|l| l.starts_with(&format!("{missing}; with CI=true"))),
+        "{}",
+        failed.output
+    );
+    assert!(!failed.output.contains("panicked at"), "{}", failed.output);
+}

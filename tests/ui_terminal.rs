@@ -301,3 +301,76 @@ fn progress_shows_gnu_parallels_counts_of_running_and_done_jobs() {
     );
     assert!(screen.contains("PMAP-EXIT 0"), "{screen}");
 }
+
+#[test]
+fn the_program_check_searches_only_the_path_it_is_given() {
+    use common::{Needed, check_program};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().as_os_str();
+    let skip = "skipping: tmux not found on PATH (Debian package tmux)";
+    assert_eq!(
+        check_program("tmux", "tmux", path, false),
+        Needed::Skip(skip.into())
+    );
+    match check_program("tmux", "tmux", path, true) {
+        Needed::Fail(message) => assert!(
+            message.starts_with("tmux not found on PATH (Debian package tmux); with CI=true")
+                && !message.contains('\n'),
+            "{message}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    // A file named tmux is found only once it is executable.
+    let tmux = dir.path().join("tmux");
+    std::fs::write(&tmux, "#!/bin/sh\n").unwrap();
+    assert_eq!(
+        check_program("tmux", "tmux", path, false),
+        Needed::Skip(skip.into())
+    );
+    std::fs::set_permissions(&tmux, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    assert_eq!(
+        check_program("tmux", "tmux", path, true),
+        Needed::Found(tmux)
+    );
+    // A program named by its path is not looked up in PATH.
+    assert_eq!(
+        check_program("/nonexistent/sshd", "openssh-server", path, false),
+        Needed::Skip(
+            "skipping: /nonexistent/sshd not found (Debian package openssh-server)".into()
+        )
+    );
+}
+
+/// On a machine without tmux, a test that needs it prints one `skipping:` line and passes;
+/// under `CI=true` it fails, with one line naming tmux and its package.
+#[test]
+fn without_tmux_a_terminal_test_skips_and_under_ci_fails() {
+    let test = "bar_never_tears_job_output_and_finishes";
+    let skipped = common::rerun_without_programs(test, false);
+    let skip_lines: Vec<&str> = skipped
+        .output
+        .lines()
+        .filter(|l| l.contains("skipping"))
+        .collect();
+    assert!(skipped.passed, "{}", skipped.output);
+    assert_eq!(
+        skip_lines,
+        ["skipping: tmux not found on PATH (Debian package tmux)"],
+        "{}",
+        skipped.output
+    );
+    let failed = common::rerun_without_programs(test, true);
+    assert!(!failed.passed, "{}", failed.output);
+    assert!(
+        failed.output.lines().any(|l| l.starts_with(
+            "tmux not found on PATH (Debian package tmux); with CI=true a missing test program"
+        )),
+        "{}",
+        failed.output
+    );
+    assert!(
+        !failed.output.contains("stack backtrace"),
+        "{}",
+        failed.output
+    );
+}

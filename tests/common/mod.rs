@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use std::ffi::{OsStr, OsString};
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -33,9 +33,9 @@ pub fn under_ci() -> bool {
     std::env::var_os("CI").is_some_and(|v| v == "true")
 }
 
-/// Where `program` is: itself if it contains a `/`, else the first match in `$PATH`; `None`
-/// when there is no executable file there.
-pub fn find_program(program: &str) -> Option<PathBuf> {
+/// Where `program` is: itself if it contains a `/`, else the first match in `path` (a list
+/// of directories, as `$PATH` is); `None` when there is no executable file there.
+pub fn find_program_in(program: &str, path: &OsStr) -> Option<PathBuf> {
     let executable = |path: &Path| {
         std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
     };
@@ -43,30 +43,104 @@ pub fn find_program(program: &str) -> Option<PathBuf> {
         let path = PathBuf::from(program);
         return executable(&path).then_some(path);
     }
-    let dirs = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&dirs)
+    std::env::split_paths(path)
         .map(|dir| dir.join(program))
         .find(|path| executable(path))
 }
 
-/// Finds `program` (from the apt package `package`) for the calling test. When it is
-/// missing: under CI (`CI=true`) this panics, naming the program and its package; elsewhere
-/// it prints `SKIPPED: <test>: <program> not found ...` to stderr and returns `None`, and
-/// the test should return.
-#[track_caller]
-pub fn program_or_skip(program: &str, package: &str) -> Option<PathBuf> {
-    let found = find_program(program);
-    if found.is_none() {
-        let test = std::thread::current().name().unwrap_or("test").to_owned();
-        let why = format!("{program} not found (apt-get install {package})");
-        assert!(
-            !under_ci(),
-            "{test}: {why}; CI=true, where a missing test program is a failure, not a skip \
-             (.ci/run installs it: see NEEDS there)"
-        );
-        eprintln!("SKIPPED: {test}: {why}");
+/// Where `program` is, looked up in this process's `$PATH` (see [`find_program_in`]).
+pub fn find_program(program: &str) -> Option<PathBuf> {
+    find_program_in(program, &std::env::var_os("PATH").unwrap_or_default())
+}
+
+/// What a test that needs a program should do.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Needed {
+    /// The program is there.
+    Found(PathBuf),
+    /// It is missing and this is not CI: print this line to stderr and pass.
+    Skip(String),
+    /// It is missing under `CI=true`, where CI installs it: fail with this message.
+    Fail(String),
+}
+
+/// Looks for `program` (from the Debian package `package`) in `path`, and says what the
+/// test should do: run, skip, or (`under_ci`) fail. The messages are one line each.
+pub fn check_program(program: &str, package: &str, path: &OsStr, under_ci: bool) -> Needed {
+    if let Some(found) = find_program_in(program, path) {
+        return Needed::Found(found);
     }
-    found
+    let where_ = if program.contains('/') {
+        ""
+    } else {
+        " on PATH"
+    };
+    let missing = format!("{program} not found{where_} (Debian package {package})");
+    if under_ci {
+        Needed::Fail(format!(
+            "{missing}; with CI=true a missing test program fails the test instead of \
+             skipping it (.ci/run installs it: see NEEDS there)"
+        ))
+    } else {
+        Needed::Skip(format!("skipping: {missing}"))
+    }
+}
+
+/// Finds `program` (from the Debian package `package`) in `$PATH` for the calling test.
+/// When it is missing: under CI (`CI=true`) the test fails with one line naming the program
+/// and its package (libtest shows it under the test's name); elsewhere it prints `skipping: <program> not found on PATH (Debian
+/// package <package>)` to stderr (straight to the file descriptor, so that `cargo test`
+/// shows it even for a test that passes) and returns `None`, and the test should return.
+pub fn program_or_skip(program: &str, package: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    match check_program(program, package, &path, under_ci()) {
+        Needed::Found(found) => Some(found),
+        Needed::Skip(line) => {
+            let _ = writeln!(std::io::stderr().lock(), "{line}");
+            None
+        }
+        Needed::Fail(message) => {
+            // The test fails with this one line: `resume_unwind` unwinds without the panic
+            // hook, so no `panicked at` line and no backtrace, even with RUST_BACKTRACE set.
+            eprintln!("{message}");
+            std::panic::resume_unwind(Box::new(message))
+        }
+    }
+}
+
+/// How one test of this test binary did when run again on its own ([`rerun_without_programs`]).
+pub struct Rerun {
+    pub passed: bool,
+    /// Its stdout and stderr together (libtest prints a failed test's panic on stdout).
+    pub output: String,
+}
+
+/// Runs the test named `test` of the calling test binary again, alone, in a child process
+/// whose `$PATH` is an empty directory, with `CI=true` if `ci`, else without `CI`, and with
+/// `RUST_BACKTRACE=1`: how a test behaves on a machine that lacks the programs it needs.
+pub fn rerun_without_programs(test: &str, ci: bool) -> Rerun {
+    let empty = tempfile::tempdir().expect("a temp dir for an empty PATH");
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let mut cmd = std::process::Command::new(&exe);
+    cmd.args([test, "--exact", "--test-threads=1"])
+        .env("PATH", empty.path())
+        .env("RUST_BACKTRACE", "1");
+    if ci {
+        cmd.env("CI", "true");
+    } else {
+        cmd.env_remove("CI");
+    }
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", exe.display()));
+    Rerun {
+        passed: out.status.success(),
+        output: format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    }
 }
 
 /// What one run of pmap produced.

@@ -456,6 +456,21 @@ mod tests {
     }
 
     #[test]
+    fn a_header_item_names_columns_and_is_no_job() {
+        let mut c = config(vec![inline(&["a\tb", "1\t2"]), inline(&["c", "x", "y"])]);
+        c.header = Some(Header::FirstItem);
+        c.columns = Columns::Split(regex::bytes::Regex::new("\t").unwrap());
+        let (jobs, headers) = open_with_headers(&c).unwrap();
+        let names: Vec<Vec<&[u8]>> = headers
+            .iter()
+            .map(|h| h.iter().map(Vec::as_slice).collect())
+            .collect();
+        assert_eq!(names, [vec![&b"a"[..], b"b"], vec![b"c"]]);
+        let values: Vec<Vec<Vec<u8>>> = jobs.map(|j| j.unwrap().values).collect();
+        assert_eq!(values, [[b"1", b"2", b"x"], [b"1", b"2", b"y"]]);
+    }
+
+    #[test]
     fn sequence_numbers_start_at_one() {
         let seqs: Vec<u64> = open(&config(vec![inline(&["x", "y"])]))
             .unwrap()

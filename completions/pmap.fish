@@ -18,7 +18,7 @@ complete -c pmap -l recstart -d 'With --pipe: records start with STR (escapes as
 complete -c pmap -s N -d 'N items per job, {1}..{N} empty where the input ran out; 0: run the command with no item, once per item (GNU parallel\'s -N). With --pipe: N records per job' -r
 complete -c pmap -s L -l max-lines -d 'N lines per job, a line ending in a blank continued by the next (xargs\' -L); with --pipe: N lines make one record (a block never splits a group of N lines)' -r
 complete -c pmap -s l -d 'The same as -L 1 (xargs\' -l; `-l=N` for -L N)' -r
-complete -c pmap -l header -d 'With --pipe: the first N lines (`:` for one, or the lines a regex matches at the start) are the header, given at the start of every block' -r
+complete -c pmap -l header -d 'Items: the first item of each input source names its columns (cut as --colsep or --csv cut items; at TABs without them), usable as {name}, {name.}, {name/}, {name//}, {name/.} in the command and --tagstring; it is not run (`0`: no header item, a file source is named by its path). With --pipe: the first N lines (`:` for one, or the lines a regex matches at the start) are the header, given at the start of every block' -r
 complete -c pmap -l rpl -d 'Define a replacement string: TAG stands for {= EXPRESSION =}, e.g. --rpl \'{..} s/\\.[^.]*$//\' (repeatable)' -r
 complete -c pmap -s I -d 'Use STR instead of {} as the replacement string for the items' -r
 complete -c pmap -s i -l replace -d 'The same as -I {} (xargs\' -i; `--replace=STR` for -I STR)' -r
@@ -55,6 +55,7 @@ complete-powershell\t''
 man\t''"
 complete -c pmap -s 0 -l null -d 'Input items end with NUL instead of newline'
 complete -c pmap -l link -l xapply -d 'Combine several input sources pairwise instead of as a cartesian product; shorter sources wrap around'
+complete -c pmap -l csv -d 'Read items as CSV records: quoted fields may hold the delimiter, newlines and `""` quotes; the fields are the columns {1}, {2}, ... (the delimiter is --colsep\'s one character, else `,`)'
 complete -c pmap -s X -d 'As many items per job as fit on the command line, the word around {} repeated for each (`rm -X` style: `-X mv -t dir {}`, `-X echo pre{}post`)'
 complete -c pmap -s m -l xargs -d 'As many items per job as fit on the command line, all in place of {}'
 complete -c pmap -l shuf -d 'Read every job first, then run them in a random order (numbered in that order)'

@@ -101,6 +101,12 @@ pub struct Cli {
     )]
     pub colsep: Option<String>,
 
+    /// Read items as CSV records: quoted fields may hold the delimiter, newlines and `""`
+    /// quotes; the fields are the columns {1}, {2}, ... (the delimiter is --colsep's one
+    /// character, else `,`)
+    #[arg(long = "csv", help_heading = "Input")]
+    pub csv: bool,
+
     /// Give each job up to N items
     #[arg(
         short = 'n',
@@ -248,13 +254,16 @@ pub struct Cli {
     )]
     pub max_lines_xargs: Option<usize>,
 
-    /// With --pipe: the first N lines (`:` for one, or the lines a regex matches at the
-    /// start) are the header, given at the start of every block
+    /// Items: the first item of each input source names its columns (cut as --colsep or
+    /// --csv cut items; at TABs without them), usable as {name}, {name.}, {name/}, {name//},
+    /// {name/.} in the command and --tagstring; it is not run (`0`: no header item, a file
+    /// source is named by its path). With --pipe: the first N lines (`:` for one, or the
+    /// lines a regex matches at the start) are the header, given at the start of every block
     #[arg(
         long = "header",
-        value_name = "N|REGEX",
+        value_name = "N|:|REGEX",
         allow_hyphen_values = true,
-        help_heading = "Blocks of input (--pipe)"
+        help_heading = "Input"
     )]
     pub header: Option<String>,
 

@@ -18,6 +18,7 @@ use crate::collect::progress::ProgressUnit;
 use crate::config::{Config, ControlConfig, Pool, Resume, path_candidates};
 use crate::input::{self, JobReader};
 use crate::remote::{RemoteConfig, hosts};
+use crate::template::ColumnNames;
 
 /// A run, ready to start.
 pub struct Setup {
@@ -31,7 +32,8 @@ pub struct Setup {
 
 /// Reads and creates what `config` names, and fills in the fields of `config` that need
 /// the file system: [`ControlConfig::skip`], the hosts of the `--sshlogin-file`s,
-/// [`Config::program`] and [`Config::shell`]. Call it once per run.
+/// [`Config::program`] and [`Config::shell`], and the column names of `--header`, which
+/// the input's first items give. Call it once per run.
 pub fn prepare(mut config: Config) -> Result<Setup> {
     if let Some(dir) = &config.placement.tmpdir {
         // Once per process: a second run in the same process keeps the first's directory.
@@ -41,9 +43,12 @@ pub fn prepare(mut config: Config) -> Result<Setup> {
     if let Some(remote) = &mut config.remote {
         read_host_files(remote)?;
     }
+    let (mut jobs, headers) = input::open_with_headers(&config.input)?;
+    if config.input.header.is_some() {
+        name_columns(&mut config, &headers)?;
+    }
     find_programs(&mut config)?;
     check_memfree(&config)?;
-    let mut jobs = input::open(&config.input)?;
     if needs_total(&config) && config.output.total_jobs.is_none() {
         let (read, total) = jobs.read_ahead();
         jobs = read;
@@ -63,6 +68,17 @@ pub fn prepare(mut config: Config) -> Result<Setup> {
         jobs,
         joblog,
     })
+}
+
+/// `--header`: the command and the tag parsed again, `{name}` now standing for the column
+/// the header names (before the program is looked up: `{name}` may be the program).
+fn name_columns(config: &mut Config, headers: &input::Headers) -> Result<()> {
+    let names = ColumnNames::new(headers);
+    config.template.resolve_names(&names)?;
+    if let Some(tag) = &mut config.output.tag {
+        tag.resolve_names(&names)?;
+    }
+    Ok(())
 }
 
 /// Whether the command or the tag uses `{##}` or `{0#}`: then the jobs are counted

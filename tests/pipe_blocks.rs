@@ -507,7 +507,7 @@ const USAGE_ERRORS: &[(&str, &[&str], &str)] = &[
     ("--pipe -n 2", &["cat"], "-n"),
     ("--pipe --colsep ,", &["cat"], "--colsep"),
     ("--pipe --pool process", &["cat"], "--pool"),
-    ("--header 1", &["echo", ":::", "a"], "--header"),
+    ("--pipe --csv", &["cat"], "--csv"),
     ("--pipepart", &["cat"], "-a"),
 ];
 

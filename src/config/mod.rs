@@ -5,6 +5,7 @@
 //! directory and looking programs up in `$PATH` is [`crate::setup`]'s job, so that a usage
 //! error leaves nothing behind. The few fields setup fills in say so.
 
+mod columns;
 mod pipe;
 mod placement;
 mod values;
@@ -22,7 +23,7 @@ use crate::cli::{Cli, ColorWhen, PoolKind};
 use crate::collect::progress::{ProgressKind, ProgressUnit};
 use crate::halt::Halt;
 use crate::input::pack::Packing;
-use crate::input::{InputConfig, SourceSpec, Trim};
+use crate::input::{InputConfig, SourceSpec};
 use crate::remote::{RemoteConfig, hosts};
 use crate::template::{TagTemplate, Template};
 
@@ -231,7 +232,7 @@ impl Config {
 }
 
 /// The input sources (`-a` files first, then those after the command; standard input if
-/// none), `-d`/`-0`, `--colsep`, `-n` and `--link`.
+/// none), `-d`/`-0`, columns and `--header`, `-n` and `--link`.
 fn input_config(
     cli: &Cli,
     command_sources: Vec<SourceSpec>,
@@ -267,11 +268,7 @@ fn input_config(
     if sources.iter().filter(|s| **s == SourceSpec::Stdin).count() > 1 {
         bail!("standard input ('-') can be only one input source");
     }
-    let colsep = cli
-        .colsep
-        .as_deref()
-        .map(values::parse_colsep)
-        .transpose()?;
+    let (columns, header, trim) = columns::columns_config(cli, delimiter)?;
     let blocks = pipe::wants_blocks(cli);
     // GNU parallel's -N, for items: -n, except that -N0 gives the command no item at all.
     // -L N, for items: N lines per job, a line that ends in a blank continued by the next.
@@ -295,21 +292,15 @@ fn input_config(
         delimiter,
         link: cli.link,
         linked,
-        colsep,
+        columns,
+        header,
         max_args,
         no_values,
         eof: cli.eof.as_ref().map(|s| s.as_bytes().to_vec()),
         skip_blank: cli.no_run_if_empty,
         join_continued: lines.is_some(),
         shuffle: cli.shuf,
-        trim: match cli.trim.as_deref() {
-            Some("l") => Trim::Left,
-            Some("r") => Trim::Right,
-            Some("lr" | "rl") => Trim::Both,
-            Some(_) => Trim::None,
-            None if cli.colsep.is_some() => Trim::Both,
-            None => Trim::None,
-        },
+        trim,
         pack: None,
         pipe: None,
     })
@@ -335,8 +326,8 @@ fn packing(
     if cli.pool == PoolKind::Process {
         bail!("{flag} packs items into commands; --pool process workers read one item per line");
     }
-    if input.colsep.is_some() || input.no_values {
-        bail!("{flag} packs whole items: it does not go with --colsep or -N0");
+    if input.columns.splits() || input.no_values {
+        bail!("{flag} packs whole items: it does not go with --colsep, --csv, --header or -N0");
     }
     if cli.context && !template.repeat_words_per_value() {
         bail!(
@@ -399,9 +390,9 @@ fn template_config(cli: &Cli, command: &[OsString], input: &InputConfig) -> Resu
     let replace = cli.replace.as_deref().map(str::as_bytes);
     let command = with_user_replacements(cli, command)?;
     let template = Template::parse_as(&command, replace, cli.shell, cli.quote, cli.plus)?;
-    // Without --colsep, a job has a known number of values; {N} beyond it is a mistake.
+    // Without columns, a job has a known number of values; {N} beyond it is a mistake.
     let available = input.sources.len().saturating_mul(input.max_args);
-    if input.colsep.is_none() && template.max_index() > available {
+    if !input.columns.splits() && template.max_index() > available {
         bail!(
             "{{{}}} refers to value {} but each job has at most {} \
              (one per input source{}); use --colsep to split items into columns",

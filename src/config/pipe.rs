@@ -73,10 +73,9 @@ fn refuse_block_flags(cli: &Cli) -> Result<()> {
         ("--recstart", cli.recstart.is_some()),
         ("--regexp", cli.regexp),
         ("--rrs", cli.rrs),
-        ("--header", cli.header.is_some()),
     ];
     if let Some((flag, _)) = given.iter().find(|(_, on)| *on) {
-        bail!("{flag} works only with --pipe or --pipepart (for now)");
+        bail!("{flag} works only with --pipe or --pipepart");
     }
     Ok(())
 }
@@ -115,6 +114,7 @@ fn check_combinations(cli: &Cli) -> Result<()> {
         ("--shuf", cli.shuf),
         ("-n", cli.max_args.is_some()),
         ("--colsep", cli.colsep.is_some()),
+        ("--csv", cli.csv),
         ("--link", cli.link),
     ] {
         if on {

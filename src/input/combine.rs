@@ -137,6 +137,22 @@ impl Iterator for Link {
     }
 }
 
+/// `:::+`: the i-th record takes the i-th value of every source, as long as all have one.
+pub fn zip_shortest(
+    first: Items,
+    rest: Vec<Vec<Vec<u8>>>,
+) -> impl Iterator<Item = io::Result<Record>> + Send {
+    let shortest = rest.iter().map(Vec::len).min().unwrap_or(usize::MAX);
+    first.zip(0..shortest).map(move |(item, i)| {
+        item.map(|v| {
+            let mut record = Vec::with_capacity(rest.len() + 1);
+            record.push(v);
+            record.extend(rest.iter().map(|source| source[i].clone()));
+            record
+        })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

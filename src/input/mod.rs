@@ -7,25 +7,28 @@
 //! job starts before it ends.
 
 pub mod blocks;
+pub mod columns;
 mod combine;
+pub mod csv_records;
 pub mod pack;
 pub mod parts;
 mod records;
 pub mod separator;
+mod sources;
 
-use std::fs::File;
-use std::io::{self, BufReader};
+use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
-use regex::bytes::Regex;
 
 use blocks::{BlockBytes, BlockJobs, BlockSize, Cutter, DealtJobs, PipeConfig};
-use combine::{Link, Product};
+use columns::{Columns, Header};
 use pack::{PackedJobs, Packing};
 use parts::{FilePart, PartJobs};
 pub use records::Records;
+pub use sources::Headers;
+use sources::open_file;
 
 /// One unit of work: its sequence number (from 1) and its values, flattened over input
 /// sources, `--colsep` columns and `-n` items. `{N}` is `values[N-1]`. With `--pipe`, its
@@ -132,7 +135,10 @@ pub struct InputConfig {
     pub link: bool,
     /// Per source: linked to the one before it (`:::+`, `::::+`).
     pub linked: Vec<bool>,
-    pub colsep: Option<Regex>,
+    /// `--colsep`, `--csv`: how items are cut into columns.
+    pub columns: Columns,
+    /// `--header` without `--pipe`: each source's first item names its columns.
+    pub header: Option<Header>,
     pub max_args: usize,
     /// `-N0`: a job per item, with no values.
     pub no_values: bool,
@@ -140,7 +146,7 @@ pub struct InputConfig {
     pub eof: Option<Vec<u8>>,
     /// `-r`: items that are empty or only white space are skipped.
     pub skip_blank: bool,
-    /// `--trim`: white space trimmed off items, or with `--colsep` off each column.
+    /// `--trim`: white space trimmed off items, or with columns off each column.
     pub trim: Trim,
     /// `-L`: an item that ends in a blank is continued by the next one.
     pub join_continued: bool,
@@ -153,33 +159,40 @@ pub struct InputConfig {
 }
 
 type Items = Box<dyn Iterator<Item = io::Result<Vec<u8>>> + Send>;
+type RecordStream = Box<dyn Iterator<Item = io::Result<Vec<Vec<u8>>>> + Send>;
 
 /// Opens every source (so an unreadable file fails before any job runs) and returns the
 /// stream of jobs.
 pub fn open(config: &InputConfig) -> Result<JobReader> {
+    open_with_headers(config).map(|(jobs, _)| jobs)
+}
+
+/// [`open`], and with `--header` each source's column names, read before any job.
+pub fn open_with_headers(config: &InputConfig) -> Result<(JobReader, Headers)> {
     match &config.pipe {
-        Some(pipe) => open_blocks(config, pipe),
+        Some(pipe) => Ok((open_blocks(config, pipe)?, Vec::new())),
         None if config.shuffle => {
-            let mut inner = open(&InputConfig {
+            let (mut inner, headers) = open_with_headers(&InputConfig {
                 shuffle: false,
                 ..config.clone()
             })?;
-            Ok(JobReader::Buffered(shuffled(&mut inner)))
+            Ok((JobReader::Buffered(shuffled(&mut inner)), headers))
         }
         None => {
-            let records = open_records(config)?;
-            Ok(match &config.pack {
+            let (records, headers) = sources::open_records(config)?;
+            let jobs = match &config.pack {
                 Some(packing) => JobReader::Packed(PackedJobs::new(records, packing.clone())),
                 None => JobReader::Items(ItemJobs {
                     records,
-                    colsep: config.colsep.clone(),
+                    columns: config.columns.clone(),
                     trim: config.trim,
                     max_args: config.max_args.max(1),
                     no_values: config.no_values,
                     next_seq: 1,
                     failed: false,
                 }),
-            })
+            };
+            Ok((jobs, headers))
         }
     }
 }
@@ -258,152 +271,6 @@ fn read_all(jobs: &mut JobReader) -> (Vec<Job>, Option<io::Error>) {
     (all, None)
 }
 
-/// The records of items (one value per source): sources, product or link.
-fn open_records(config: &InputConfig) -> Result<RecordStream> {
-    let mut streams: Vec<Items> = Vec::new();
-    for spec in &config.sources {
-        streams.push(shaped(open_source(spec, config.delimiter)?, config));
-    }
-    let mut streams = streams.into_iter();
-    let first = streams.next().context("no input source")?;
-    let rest = streams
-        .map(|s| s.collect::<io::Result<Vec<_>>>())
-        .collect::<io::Result<Vec<_>>>()
-        .context("cannot read input")?;
-    // Groups of sources linked together (`--link`: all; `:::+`: with the one before), the
-    // first group streamed with the first source, multiplied as wholes.
-    let linked = |i: usize| config.link || config.linked.get(i).copied().unwrap_or(false);
-    let mut groups: Vec<Vec<Vec<Vec<u8>>>> = Vec::new();
-    let mut first_group = Vec::new();
-    for (k, items) in rest.into_iter().enumerate() {
-        let i = k + 1;
-        match groups.last_mut() {
-            None if linked(i) => first_group.push(items),
-            Some(group) if linked(i) => group.push(items),
-            _ => groups.push(vec![items]),
-        }
-    }
-    // `--link` wraps shorter sources around; `:::+` stops at the shortest (as GNU parallel).
-    let wrap = config.link;
-    let first: RecordStream = if first_group.is_empty() {
-        Box::new(first.map(|item| item.map(|v| vec![v])))
-    } else if wrap {
-        Box::new(Link::new(first, first_group))
-    } else {
-        Box::new(zip_shortest(first, first_group))
-    };
-    let rest: Vec<Vec<Vec<Vec<u8>>>> = groups
-        .into_iter()
-        .map(|mut group| {
-            let first: Items = Box::new(group.remove(0).into_iter().map(Ok));
-            if wrap {
-                Link::new(first, group).filter_map(Result::ok).collect()
-            } else {
-                zip_shortest(first, group).filter_map(Result::ok).collect()
-            }
-        })
-        .collect();
-    Ok(Box::new(Product::new(first, rest)))
-}
-
-/// `:::+`: the i-th record takes the i-th value of every source, as long as all have one.
-fn zip_shortest(
-    first: Items,
-    rest: Vec<Vec<Vec<u8>>>,
-) -> impl Iterator<Item = io::Result<Vec<Vec<u8>>>> + Send {
-    let shortest = rest.iter().map(Vec::len).min().unwrap_or(usize::MAX);
-    first.zip(0..shortest).map(move |(item, i)| {
-        item.map(|v| {
-            let mut record = Vec::with_capacity(rest.len() + 1);
-            record.push(v);
-            record.extend(rest.iter().map(|source| source[i].clone()));
-            record
-        })
-    })
-}
-
-type RecordStream = Box<dyn Iterator<Item = io::Result<Vec<Vec<u8>>>> + Send>;
-
-/// `-L`: lines, each one that ends in a space or a tab joined with the line after it (as
-/// xargs' `-L` reads them).
-struct Continued {
-    items: Items,
-}
-
-impl Iterator for Continued {
-    type Item = io::Result<Vec<u8>>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        let mut line = match self.items.next()? {
-            Ok(line) => line,
-            Err(e) => return Some(Err(e)),
-        };
-        while matches!(line.last(), Some(b' ' | b'\t')) {
-            match self.items.next() {
-                Some(Ok(more)) => line.extend_from_slice(&more),
-                Some(Err(e)) => return Some(Err(e)),
-                None => break,
-            }
-        }
-        Some(Ok(line))
-    }
-}
-
-/// One source's items as `-E` and `-r` shape them: up to the end marker, without blank ones.
-fn shaped(items: Items, config: &InputConfig) -> Items {
-    let items: Items = match config.eof.clone() {
-        Some(eof) => {
-            Box::new(items.take_while(move |item| item.as_ref().map_or(true, |v| *v != eof)))
-        }
-        None => items,
-    };
-    let items: Items = if config.join_continued {
-        Box::new(Continued { items })
-    } else {
-        items
-    };
-    let items: Items = if config.skip_blank {
-        let blank = |v: &[u8]| v.iter().all(u8::is_ascii_whitespace);
-        Box::new(items.filter(move |item| item.as_ref().map_or(true, |v| !blank(v))))
-    } else {
-        items
-    };
-    // With --colsep, the columns are trimmed instead (`ItemJobs::split_columns`).
-    match config.trim {
-        Trim::None => items,
-        _ if config.colsep.is_some() => items,
-        trim => Box::new(items.map(move |item| item.map(|v| trim.apply(&v).to_vec()))),
-    }
-}
-
-/// An input file opened for reading, and what is known of it; a directory is an error.
-fn open_file(path: &std::path::Path) -> Result<(File, Option<std::fs::Metadata>)> {
-    let file =
-        File::open(path).with_context(|| format!("cannot read input file '{}'", path.display()))?;
-    let meta = file.metadata().ok();
-    if meta.as_ref().is_some_and(std::fs::Metadata::is_dir) {
-        bail!(
-            "cannot read input file '{}': it is a directory",
-            path.display()
-        );
-    }
-    Ok((file, meta))
-}
-
-fn open_source(spec: &SourceSpec, delimiter: u8) -> Result<Items> {
-    Ok(match spec {
-        SourceSpec::Stdin => Box::new(Records::new(
-            Box::new(BufReader::with_capacity(64 * 1024, io::stdin())),
-            delimiter,
-        )),
-        SourceSpec::File(path) => Box::new(Records::new(
-            Box::new(BufReader::with_capacity(64 * 1024, open_file(path)?.0)),
-            delimiter,
-        )),
-        SourceSpec::Inline(items) => Box::new(items.clone().into_iter().map(Ok)),
-    })
-}
-
 /// The stream of jobs, in input order, numbered from 1. After a read error it ends.
 pub enum JobReader {
     Items(ItemJobs),
@@ -480,7 +347,7 @@ impl Iterator for JobReader {
 /// Items shaped into jobs.
 pub struct ItemJobs {
     records: RecordStream,
-    colsep: Option<Regex>,
+    columns: Columns,
     trim: Trim,
     max_args: usize,
     /// `-N0`: the values are dropped; each item still makes a job.
@@ -490,16 +357,11 @@ pub struct ItemJobs {
 }
 
 impl ItemJobs {
-    fn split_columns(&self, record: Vec<Vec<u8>>, values: &mut Vec<Vec<u8>>) {
-        match &self.colsep {
-            None => values.extend(record),
-            Some(re) => {
-                let trim = self.trim;
-                for value in record {
-                    values.extend(re.split(&value).map(|c| trim.apply(c).to_vec()));
-                }
-            }
+    fn split_columns(&self, record: Vec<Vec<u8>>, values: &mut Vec<Vec<u8>>) -> io::Result<()> {
+        for value in record {
+            self.columns.split_into(value, self.trim, values)?;
         }
+        Ok(())
     }
 }
 
@@ -513,7 +375,12 @@ impl Iterator for ItemJobs {
         let mut values = Vec::new();
         for _ in 0..self.max_args {
             match self.records.next() {
-                Some(Ok(record)) => self.split_columns(record, &mut values),
+                Some(Ok(record)) => {
+                    if let Err(e) = self.split_columns(record, &mut values) {
+                        self.failed = true;
+                        return Some(Err(e));
+                    }
+                }
                 Some(Err(e)) => {
                     self.failed = true;
                     return Some(Err(e));
@@ -566,7 +433,8 @@ mod tests {
             delimiter: b'\n',
             link: false,
             linked: Vec::new(),
-            colsep: None,
+            columns: Columns::Whole,
+            header: None,
             max_args: 1,
             no_values: false,
             eof: None,
@@ -582,9 +450,24 @@ mod tests {
     #[test]
     fn colsep_and_max_args_flatten_values() {
         let mut c = config(vec![inline(&["a,b", "c", "d,e,f"])]);
-        c.colsep = Some(Regex::new(",").unwrap());
+        c.columns = Columns::Split(regex::bytes::Regex::new(",").unwrap());
         c.max_args = 2;
         assert_eq!(jobs(c), [vec!["a", "b", "c"], vec!["d", "e", "f"]]);
+    }
+
+    #[test]
+    fn a_header_item_names_columns_and_is_no_job() {
+        let mut c = config(vec![inline(&["a\tb", "1\t2"]), inline(&["c", "x", "y"])]);
+        c.header = Some(Header::FirstItem);
+        c.columns = Columns::Split(regex::bytes::Regex::new("\t").unwrap());
+        let (jobs, headers) = open_with_headers(&c).unwrap();
+        let names: Vec<Vec<&[u8]>> = headers
+            .iter()
+            .map(|h| h.iter().map(Vec::as_slice).collect())
+            .collect();
+        assert_eq!(names, [vec![&b"a"[..], b"b"], vec![b"c"]]);
+        let values: Vec<Vec<Vec<u8>>> = jobs.map(|j| j.unwrap().values).collect();
+        assert_eq!(values, [[b"1", b"2", b"x"], [b"1", b"2", b"y"]]);
     }
 
     #[test]

@@ -6,18 +6,22 @@
 //! only ever data.
 
 mod expression;
+mod names;
 mod plus;
 mod quoting;
 mod shell_line;
+mod transforms;
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
 use thiserror::Error;
 
+pub use names::ColumnNames;
 use quoting::quote_into;
 pub use quoting::single_quote_into;
 use shell_line::ShellLine;
+use transforms::transform;
 
 /// A problem in the command template, found before any job runs.
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -96,9 +100,21 @@ enum Shape {
     ItemsAreCommands,
 }
 
+/// What a template was parsed from, kept to parse it again once `--header` has named the
+/// columns (`{name}` is text until then).
+#[derive(Debug)]
+struct Source {
+    words: Vec<OsString>,
+    replace: Option<Vec<u8>>,
+    force_shell: bool,
+    never_shell: bool,
+    plus: bool,
+}
+
 /// A parsed command template.
 #[derive(Debug, Clone)]
 pub struct Template {
+    source: std::sync::Arc<Source>,
     shape: Shape,
     /// Whether any replacement string occurs; if none, values are appended.
     uses_items: bool,
@@ -148,11 +164,36 @@ impl Template {
         never_shell: bool,
         plus: bool,
     ) -> Result<Self, TemplateError> {
-        let syntax = Syntax { tag: false, plus };
-        let parse = |w: &[u8]| parse_word(w, replace, syntax);
+        let source = Source {
+            words: words.to_vec(),
+            replace: replace.map(<[u8]>::to_vec),
+            force_shell,
+            never_shell,
+            plus,
+        };
+        Self::from_source(std::sync::Arc::new(source), None)
+    }
+
+    /// Parses `source`; with `names`, each `{name}` (and its path forms) is first rewritten
+    /// as the `{N}` of that column. Whether a lone word is a shell line is decided on the
+    /// words as written, so naming the columns never changes how the command runs.
+    fn from_source(
+        source: std::sync::Arc<Source>,
+        names: Option<&ColumnNames>,
+    ) -> Result<Self, TemplateError> {
+        let (words, force_shell) = (&source.words[..], source.force_shell);
+        let replace = source.replace.as_deref();
+        let syntax = Syntax {
+            tag: false,
+            plus: source.plus,
+        };
+        let parse = |w: &[u8]| match names {
+            Some(names) => parse_word(&names.rewrite(w, replace, syntax), replace, syntax),
+            None => parse_word(w, replace, syntax),
+        };
         let shape = match words {
             [] => Shape::ItemsAreCommands,
-            [one] if force_shell || (!never_shell && needs_shell(one.as_bytes())) => {
+            [one] if force_shell || (!source.never_shell && needs_shell(one.as_bytes())) => {
                 Shape::Shell(ShellLine::new(parse(one.as_bytes())?))
             }
             _ if force_shell => {
@@ -187,6 +228,7 @@ impl Template {
             .max()
             .unwrap_or(0);
         Ok(Template {
+            source: std::sync::Arc::clone(&source),
             shape,
             uses_items,
             max_index,
@@ -353,32 +395,53 @@ impl Rendered {
 
 /// `--tag`/`--tagstring`: a string rendered with the job's raw values, no quoting.
 #[derive(Debug, Clone)]
-pub struct TagTemplate(Word);
+pub struct TagTemplate {
+    word: Word,
+    /// `--tagstring`'s text and options, to parse again with column names.
+    source: Option<std::sync::Arc<Source>>,
+}
 
 impl TagTemplate {
     /// `--tag`: the job's values, joined by spaces.
     pub fn values() -> Self {
-        TagTemplate(Word(vec![Piece::Replace(Value::All, Transform::Whole)]))
+        TagTemplate {
+            word: Word(vec![Piece::Replace(Value::All, Transform::Whole)]),
+            source: None,
+        }
     }
 
     /// `--tagstring STR`: the command's replacement strings (with `plus`, `--plus`'s too),
     /// and `{host}`.
     pub fn parse(s: &[u8], replace: Option<&[u8]>, plus: bool) -> Result<Self, TemplateError> {
-        parse_word(s, replace, Syntax { tag: true, plus }).map(TagTemplate)
+        let word = parse_word(s, replace, Syntax { tag: true, plus })?;
+        let source = Source {
+            words: vec![OsString::from_vec(s.to_vec())],
+            replace: replace.map(<[u8]>::to_vec),
+            force_shell: false,
+            never_shell: true,
+            plus,
+        };
+        Ok(TagTemplate {
+            word,
+            source: Some(std::sync::Arc::new(source)),
+        })
     }
 
     /// As [`Template::needs_total`].
     pub fn needs_total(&self) -> bool {
-        self.0.0.iter().any(Piece::needs_total)
+        self.word.0.iter().any(Piece::needs_total)
     }
 
     /// As [`Template::set_counts`].
     pub fn set_counts(&mut self, total: u64, slots: usize) {
-        self.0.0.iter_mut().for_each(|p| p.set_counts(total, slots));
+        self.word
+            .0
+            .iter_mut()
+            .for_each(|p| p.set_counts(total, slots));
     }
 
     pub fn render_into(&self, job: JobContext<'_>, out: &mut Vec<u8>) {
-        for piece in &self.0.0 {
+        for piece in &self.word.0 {
             render_piece(piece, job, out, append_raw);
         }
     }
@@ -620,62 +683,6 @@ fn parse_replacement(
 
 fn lossy(word: &[u8]) -> String {
     String::from_utf8_lossy(word).into_owned()
-}
-
-fn transform<'v>(v: &'v [u8], t: &Transform) -> std::borrow::Cow<'v, [u8]> {
-    std::borrow::Cow::Borrowed(match t {
-        Transform::Whole => v,
-        Transform::NoExt => {
-            let base_start = v.len() - basename(v).len();
-            &v[..base_start + strip_ext(basename(v)).len()]
-        }
-        Transform::Basename => basename(v),
-        Transform::Dirname => dirname(v),
-        Transform::BasenameNoExt => strip_ext(basename(v)),
-        Transform::Substitute(s) => return s.apply(v),
-        Transform::NoExts(n) => {
-            let base_start = v.len() - basename(v).len();
-            &v[..base_start + strip_exts(basename(v), *n).len()]
-        }
-        Transform::BasenameNoExts(n) => strip_exts(basename(v), *n),
-        Transform::DirPart => &v[..(v.len() - basename(v).len()).saturating_sub(1)],
-        Transform::Exts(n) => {
-            let base = basename(v);
-            let kept = strip_exts(base, *n).len();
-            base.get(kept + 1..).unwrap_or(b"")
-        }
-        Transform::Default(text) if v.is_empty() => return std::borrow::Cow::Owned(text.to_vec()),
-        Transform::Default(_) => v,
-        Transform::Plus(edit) => return edit.apply(v),
-    })
-}
-
-/// `base` without its last `n` extensions.
-fn strip_exts(base: &[u8], n: usize) -> &[u8] {
-    (0..n).fold(base, |b, _| strip_ext(b))
-}
-
-fn basename(v: &[u8]) -> &[u8] {
-    match v.iter().rposition(|&b| b == b'/') {
-        Some(i) => &v[i + 1..],
-        None => v,
-    }
-}
-
-fn dirname(v: &[u8]) -> &[u8] {
-    match v.iter().rposition(|&b| b == b'/') {
-        Some(0) => b"/",
-        Some(i) => &v[..i],
-        None => b".",
-    }
-}
-
-/// A basename without its last extension; a dotfile such as `.bashrc` has none.
-fn strip_ext(base: &[u8]) -> &[u8] {
-    match base.iter().rposition(|&b| b == b'.') {
-        Some(i) if i > 0 && base[..i].iter().any(|&b| b != b'.') => &base[..i],
-        _ => base,
-    }
 }
 
 /// Turns an OS string into bytes for display in messages.

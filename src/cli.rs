@@ -301,7 +301,9 @@ pub struct Cli {
     pub rpl: Vec<String>,
 
     /// More replacement strings: {..} {...} {/..} {/...} (two or three extensions off),
-    /// {+/} {+.} {+..} {+...} (the parts those take off), {:-TEXT} (TEXT if empty)
+    /// {+/} {+.} {+..} {+...} (the parts those take off), {##} (the number of jobs), {0#}
+    /// {0%} (zero-padded {#} {%}), and bash-like {:-TEXT} {:N} {:N:M} {#RE} {##RE} {%RE}
+    /// {%%RE} {/RE/TEXT} {^RE} {^^RE} {,RE} {,,RE}
     #[arg(long = "plus", help_heading = "Commands")]
     pub plus: bool,
 
@@ -344,7 +346,8 @@ pub struct Cli {
     #[arg(long = "dry-run", visible_alias = "dr", help_heading = "Commands")]
     pub dry_run: bool,
 
-    /// Print output in input order, whatever order the jobs finish in
+    /// Print output in input order, whatever order the jobs finish in (not with -u, whose
+    /// output passes through as it comes)
     #[arg(short = 'k', long = "keep-order", help_heading = "Output")]
     pub keep_order: bool,
 

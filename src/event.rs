@@ -137,6 +137,8 @@ pub enum Event {
     Started { command: Vec<u8> },
     /// `--progress`: a job has started.
     Began,
+    /// The number of jobs, counted ahead (see `input::count`).
+    Counted { total: u64 },
     /// A job was skipped because `--resume` found it in the joblog.
     Skipped { seq: u64 },
     /// The input has ended after this many jobs.

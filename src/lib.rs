@@ -259,6 +259,7 @@ fn run_slots(
         config::Pool::Thread => (2 * config.jobs).clamp(16, 256),
     };
     let (events_tx, events_rx, nap) = event::channel(capacity);
+    let counter_events = events_tx.clone();
     let budget = MemoryBudget::new(config.output.memory_limit);
     let base_env = match exec::spawn::BaseEnv::capture(config.placement.tmpdir.as_deref()) {
         Ok(base_env) => base_env,
@@ -286,9 +287,13 @@ fn run_slots(
     };
     // The reader is never joined: if the run is stopped while it waits for input, the
     // process simply exits around it.
+    let input_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let counter = start_counter(config, &counter_events, &input_done);
+    drop(counter_events);
+    let done = InputDone(Arc::clone(&input_done));
     let reader = std::thread::Builder::new()
         .name("pmap-input".into())
-        .spawn(move || read_input(jobs, submitter));
+        .spawn(move || read_input(jobs, submitter, done));
     if let Err(e) = reader {
         eprintln!("pmap: cannot start the input thread: {e}");
         control.stop();
@@ -297,11 +302,48 @@ fn run_slots(
     }
     let outcome = collect::run(events_rx, &nap, config, control, budget, joblog);
     slots.join();
+    if let Some(counter) = counter {
+        let _ = counter.join();
+    }
     outcome
 }
 
+/// Set when the input reader is done, however it ends.
+struct InputDone(Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for InputDone {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// With a progress display and input that can be read twice: a thread that counts the
+/// jobs ahead and sends their number, so that the total shows from the start. It stops
+/// when the input reader is done (the real count is then known), holding the event
+/// channel no longer than the reader does.
+fn start_counter(
+    config: &Config,
+    events: &event::Events,
+    input_done: &Arc<std::sync::atomic::AtomicBool>,
+) -> Option<std::thread::JoinHandle<()>> {
+    let wanted = config.output.progress.is_some() && config.output.total_jobs.is_none();
+    if !wanted || !input::count::countable(&config.input) {
+        return None;
+    }
+    let (input, events, done) = (config.input.clone(), events.clone(), Arc::clone(input_done));
+    std::thread::Builder::new()
+        .name("pmap-count".into())
+        .spawn(move || {
+            let limit = input::count::COUNT_FOR_AT_MOST;
+            if let Some(total) = input::count::count_jobs(&input, limit, &done) {
+                let _ = events.send(event::Event::Counted { total });
+            }
+        })
+        .ok()
+}
+
 /// The input reader: every job (or the read error) to the slots, then the total.
-fn read_input(mut jobs: input::JobReader, mut submitter: slots::Submitter) {
+fn read_input(mut jobs: input::JobReader, mut submitter: slots::Submitter, _done: InputDone) {
     let mut total = 0;
     let wait_first = jobs.holds_blocks();
     loop {
@@ -323,6 +365,10 @@ fn read_input(mut jobs: input::JobReader, mut submitter: slots::Submitter) {
             return;
         }
     }
+    // What reading learnt at the end of the input.
+    for note in jobs.take_notes() {
+        submitter.notice(note);
+    }
     submitter.end(total);
 }
 
@@ -338,12 +384,33 @@ fn usage_error(e: clap::Error) -> Outcome {
     let first = first.strip_prefix("error: ").unwrap_or(first);
     // "the following required arguments were not provided:" names them on the next lines.
     let mut message = first.to_string();
+    let rest: Vec<&str> = lines.collect();
     if first.ends_with(':') {
-        let named: Vec<&str> = lines
+        let named: Vec<&str> = rest
+            .iter()
             .take_while(|l| l.starts_with("  "))
-            .map(str::trim)
+            .map(|l| l.trim())
             .collect();
         message = format!("{} {}", message, named.join(", "));
+    }
+    // clap's tips ("a similar argument exists: '--keep-order'") and the possible values
+    // are what makes the error useful: they stay, on the same line.
+    for line in &rest {
+        let line = line.trim();
+        // (Not clap's "to pass '--x' as a value, use '-- --x'": pmap's command never
+        // starts with a dash.)
+        let tip = line
+            .strip_prefix("tip: ")
+            .filter(|tip| !tip.starts_with("to pass"));
+        let extra = tip.or_else(|| {
+            line.strip_prefix("[possible values: ")
+                .and_then(|values| values.strip_suffix(']'))
+                .map(|_| &line[1..line.len() - 1])
+        });
+        if let Some(extra) = extra {
+            message.push_str("; ");
+            message.push_str(extra);
+        }
     }
     eprintln!("pmap: {message} (see 'pmap --help')");
     Outcome::Error

@@ -54,6 +54,9 @@ pub fn prepare(mut config: Config) -> Result<Setup> {
         jobs = read;
         config.output.total_jobs = Some(total);
     }
+    if config.output.progress.is_some() && config.output.total_jobs.is_none() {
+        config.output.total_jobs = count_quickly(&config, &mut jobs);
+    }
     set_counts(&mut config);
     if let ProgressUnit::Bytes { total } = &mut config.output.progress_unit {
         *total = jobs.input_size();
@@ -86,6 +89,23 @@ fn name_columns(config: &mut Config, headers: &input::Headers) -> Result<()> {
 fn needs_total(config: &Config) -> bool {
     config.template.needs_total() || config.output.tag.as_ref().is_some_and(|t| t.needs_total())
 }
+
+/// The number of jobs for the progress display's first frame, when it comes cheaply: the
+/// jobs `--shuf` has read already, or a count of input that can be read twice that takes
+/// at most [`QUICK_COUNT`] (else a thread counts on while the jobs run, see `lib.rs`).
+fn count_quickly(config: &Config, jobs: &mut JobReader) -> Option<u64> {
+    if let JobReader::Buffered(queue) = jobs {
+        return Some(queue.iter().filter(|job| job.is_ok()).count() as u64);
+    }
+    if !input::count::countable(&config.input) {
+        return None;
+    }
+    let never = std::sync::atomic::AtomicBool::new(false);
+    input::count::count_jobs(&config.input, QUICK_COUNT, &never)
+}
+
+/// How long counting may hold back the first job.
+const QUICK_COUNT: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// Fills in `{##}`, `{0#}` and `{0%}` (again once the hosts' slots are known).
 pub fn set_counts(config: &mut Config) {

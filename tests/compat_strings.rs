@@ -112,3 +112,21 @@ fn xargs_i_and_l_are_capital_i_braces_and_capital_l_one() {
     ok(&["-k", "-l", "echo"], "a b \nc\nd\n", "a b c\nd\n");
     ok(&["-k", "-l=2", "echo"], "a\nb\nc\n", "a b\nc\n");
 }
+
+#[test]
+fn plus_path_forms_leave_a_name_with_too_few_extensions_whole() {
+    // What `parallel --plus echo {..} {...} {/..} {+..} {+...} ::: VALUE` prints.
+    for (value, expected) in [
+        ("x.y", "x.y x.y x.y  \n"),
+        ("a.b.c", "a a.b.c a b.c \n"),
+        ("dir/a.b.c.d", "dir/a.b dir/a a.b c.d b.c.d\n"),
+    ] {
+        ok(
+            &[
+                "--plus", "echo", "{..}", "{...}", "{/..}", "{+..}", "{+...}", ":::", value,
+            ],
+            "",
+            expected,
+        );
+    }
+}

@@ -400,7 +400,7 @@ fn tag_in_line_buffer_mode() {
 
 #[test]
 fn tag_in_ungroup_mode() {
-    let out = run_raw(["-k", "--tag", "-u", "sh", "-c", TAG_JOB, ":::", "x", "y"]);
+    let out = run_raw(["-j1", "--tag", "-u", "sh", "-c", TAG_JOB, ":::", "x", "y"]);
     assert_raw(
         &out,
         b"x\to1\nx\to2\ny\to1\ny\to2\n",
@@ -810,13 +810,14 @@ fn keep_order_in_line_buffer_mode() {
 }
 
 #[test]
-fn keep_order_in_ungroup_mode() {
-    assert_raw(&reverse_finish(&["-u"]), b"0.3\n0.2\n0.1\n", b"", 0);
+fn keep_order_is_ignored_in_ungroup_mode_as_in_gnu_parallel() {
+    // -u passes output through as it comes: the first job to finish prints first.
+    assert_raw(&reverse_finish(&["-u"]), b"0.1\n0.2\n0.3\n", b"", 0);
 }
 
 #[test]
 fn keep_order_with_tag_in_every_mode() {
-    for mode in [&[][..], &["--lb"], &["-u"]] {
+    for mode in [&[][..], &["--lb"]] {
         let mut args = mode.to_vec();
         args.push("--tag");
         assert_raw(

@@ -374,3 +374,43 @@ fn without_tmux_a_terminal_test_skips_and_under_ci_fails() {
         failed.output
     );
 }
+
+#[test]
+fn the_first_frame_of_the_bar_knows_the_total_of_a_list_and_the_eta_comes_early() {
+    // `script` (util-linux) records every frame the bar draws in the terminal tmux gives it.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("frames");
+    let items: Vec<String> = (1..=40).map(|i| i.to_string()).collect();
+    let pmap_line = format!(
+        "{} --bar -j2 'sleep 0.1; : {{}}' ::: {}",
+        pmap_bin().display(),
+        items.join(" ")
+    );
+    let command = format!(
+        "script -qfc \"{pmap_line}\" {}; echo PMAP-EXIT $?; sleep 60",
+        log.display()
+    );
+    let Some(tmux) = Tmux::start(&command) else {
+        return;
+    };
+    tmux.wait_for("PMAP-EXIT", false);
+    let recorded = String::from_utf8_lossy(&std::fs::read(&log).unwrap()).into_owned();
+    // Frames are separated by carriage returns; the first line is script's own.
+    let body = recorded.split_once('\n').map_or("", |(_, rest)| rest);
+    let frames: Vec<&str> = body.split('\r').filter(|f| f.contains('[')).collect();
+    let first = frames.first().expect("no frame drawn");
+    assert!(first.contains(" 0/40 "), "first frame: {first:?}");
+    let early_eta = frames.iter().any(|f| {
+        let done: Option<u32> = f
+            .split_whitespace()
+            .find_map(|w| w.strip_suffix("/40").and_then(|d| d.parse().ok()));
+        done.is_some_and(|d| (1..20).contains(&d))
+            && f.split("ETA ")
+                .nth(1)
+                .is_some_and(|eta| eta.starts_with(|c: char| c.is_ascii_digit()))
+    });
+    assert!(
+        early_eta,
+        "no ETA before half the jobs were done: {frames:?}"
+    );
+}

@@ -149,6 +149,7 @@ impl Collector<'_> {
             }
             Event::WorkerStderr { mut data } => self.printer.write(Stream::Stderr, &mut data),
             Event::Began => self.printer.began(),
+            Event::Counted { total } => self.printer.set_total(total),
         }
     }
 }

@@ -75,11 +75,8 @@ impl<'a> Printer<'a> {
             closed: false,
             spill_reported: false,
             progress: config.progress.and_then(|kind| {
-                let progress = Progress::new(kind, config.progress_unit, config.progress_slots)?;
-                if let Some(total) = config.total_jobs {
-                    progress.set_total(total);
-                }
-                Some(progress)
+                let (slots, jobs) = (config.progress_slots, config.total_jobs);
+                Progress::new(kind, config.progress_unit, slots, jobs)
             }),
             joblog,
         }
@@ -289,6 +286,9 @@ impl<'a> Printer<'a> {
         if let JobStatus::NotStarted { message, .. } = &result.status {
             self.notice(message);
         }
+        if result.timed_out {
+            self.notice(&timed_out_notice(&result, self.config.timeout));
+        }
         self.report_spill_failure();
         self.log(&result);
     }
@@ -398,4 +398,22 @@ impl<'a> Printer<'a> {
             Outcome::from_failures(self.tally.failed)
         }
     }
+}
+
+/// The one line that says a job was ended by `--timeout`: its number, the limit, and its
+/// command, shortened to fit a line.
+fn timed_out_notice(result: &JobResult, limit: Option<std::time::Duration>) -> String {
+    const SHOWN: usize = 60;
+    let command = String::from_utf8_lossy(&result.command);
+    let command = match command.char_indices().nth(SHOWN) {
+        Some((cut, _)) => format!("{}...", &command[..cut]),
+        None => command.into_owned(),
+    };
+    let limit = limit.map_or(String::new(), |limit| {
+        format!(" after {}s", limit.as_secs_f64())
+    });
+    format!(
+        "job {} timed out{limit} and was ended (--timeout): {command}",
+        result.seq
+    )
 }

@@ -41,11 +41,18 @@ pub struct Progress {
 impl Progress {
     /// A progress display on stderr, or `None` when stderr is not a terminal. `slots`:
     /// the jobs run at once on this machine, for `--progress`'s heading (none with `-S`).
-    pub fn new(kind: ProgressKind, unit: ProgressUnit, slots: Option<usize>) -> Option<Self> {
+    /// `jobs`: the number of jobs, when known at the start.
+    pub fn new(
+        kind: ProgressKind,
+        unit: ProgressUnit,
+        slots: Option<usize>,
+        jobs: Option<u64>,
+    ) -> Option<Self> {
         if !std::io::stderr().is_terminal() {
             return None;
         }
-        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        // Hidden until styled and sized: indicatif draws at every change.
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
         let progress = Progress {
             bar,
             kind,
@@ -55,16 +62,23 @@ impl Progress {
             done: 0,
             since: std::time::Instant::now(),
         };
-        if kind == ProgressKind::Progress {
-            progress.bar.println(progress_heading(slots));
-            progress.show_counts();
-        }
-        match unit {
-            ProgressUnit::Bytes { total: Some(total) } => {
+        // The total before the first frame is drawn, so that it shows from the start.
+        let total = match unit {
+            ProgressUnit::Bytes { total } => total,
+            ProgressUnit::Jobs => jobs,
+        };
+        match total {
+            Some(total) => {
                 progress.bar.set_length(total);
                 progress.restyle(true);
             }
-            _ => progress.restyle(false),
+            None => progress.restyle(false),
+        }
+        progress.bar.set_draw_target(ProgressDrawTarget::stderr());
+        progress.bar.tick();
+        if kind == ProgressKind::Progress {
+            progress.bar.println(progress_heading(slots));
+            progress.show_counts();
         }
         Some(progress)
     }

@@ -137,6 +137,8 @@ pub struct OutputConfig {
     pub progress: Option<ProgressKind>,
     /// `--total-jobs`: the total the progress display starts with.
     pub total_jobs: Option<u64>,
+    /// `--timeout`, for the notice of a job it ends.
+    pub timeout: Option<Duration>,
     /// What the progress display counts: jobs, or with `--pipe` bytes of input (whose total
     /// [`crate::setup`] fills in when the input's size is known).
     pub progress_unit: ProgressUnit,
@@ -209,6 +211,7 @@ impl Config {
         input.pack = packing(&cli, &mut template, jobs, &input)?;
         let mut output = output_config(&cli, control.retries)?;
         output.progress_slots = remote.is_none().then_some(jobs);
+        output.timeout = control.timeout;
         check_pool(&cli, &template, &command, remote.is_some())?;
         Ok(Config {
             program: None,
@@ -240,8 +243,8 @@ fn input_config(
 ) -> Result<InputConfig> {
     let delimiter = match (&cli.delimiter, cli.null) {
         (Some(d), _) => parse_delimiter(d.as_bytes())?,
-        (None, true) => 0,
-        (None, false) => b'\n',
+        (None, true) => vec![0],
+        (None, false) => vec![b'\n'],
     };
     let mut sources: Vec<SourceSpec> = cli
         .arg_file
@@ -256,7 +259,7 @@ fn input_config(
         SourceSpec::Inline(items) if cli.delimiter.is_some() => SourceSpec::Inline(
             items
                 .iter()
-                .flat_map(|item| item.split(|&b| b == delimiter).map(<[u8]>::to_vec))
+                .flat_map(|item| values::split_at(item, &delimiter))
                 .collect(),
         ),
         other => other,
@@ -268,7 +271,9 @@ fn input_config(
     if sources.iter().filter(|s| **s == SourceSpec::Stdin).count() > 1 {
         bail!("standard input ('-') can be only one input source");
     }
-    let (columns, header, trim) = columns::columns_config(cli, delimiter)?;
+    // A CSV record ends at the delimiter's last byte (a CR before it is the csv crate's).
+    let last = *delimiter.last().unwrap_or(&b'\n');
+    let (columns, header, trim) = columns::columns_config(cli, last)?;
     let blocks = pipe::wants_blocks(cli);
     // GNU parallel's -N, for items: -n, except that -N0 gives the command no item at all.
     // -L N, for items: N lines per job, a line that ends in a blank continued by the next.
@@ -436,7 +441,9 @@ fn output_config(cli: &Cli, retries: u32) -> Result<OutputConfig> {
     };
     Ok(OutputConfig {
         mode,
-        keep_order: cli.keep_order,
+        // -u passes output through as it comes: there is nothing to put in order, and
+        // holding later jobs back would only slow them (GNU parallel ignores -k there too).
+        keep_order: cli.keep_order && !cli.ungroup,
         tag,
         merge_stderr: cli.merge_stderr,
         json: cli.json,
@@ -451,6 +458,7 @@ fn output_config(cli: &Cli, retries: u32) -> Result<OutputConfig> {
             ProgressUnit::Jobs
         },
         progress_slots: None,
+        timeout: None,
         verbose: cli.verbose,
         trace: cli.trace,
         color_stdout: use_color(cli.color, io::stdout().is_terminal()),

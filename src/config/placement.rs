@@ -52,9 +52,14 @@ pub fn placement(cli: &Cli, remote: bool) -> Result<Placement> {
             Some(WorkDir::Dir(dir.clone()))
         }
     };
-    if let Some(dir) = &cli.tmpdir {
-        check_writable_dir(dir)?;
-    }
+    // Absolute: jobs get it as TMPDIR, and may run elsewhere (`--wd`).
+    let tmpdir = match &cli.tmpdir {
+        Some(dir) => {
+            check_writable_dir(dir)?;
+            Some(std::path::absolute(dir)?)
+        }
+        None => None,
+    };
     let memfree = cli
         .memfree
         .as_deref()
@@ -78,7 +83,7 @@ pub fn placement(cli: &Cli, remote: bool) -> Result<Placement> {
     }
     Ok(Placement {
         workdir,
-        tmpdir: cli.tmpdir.clone(),
+        tmpdir,
         memfree,
         load,
         remote_env: remote_env(&cli.env)?,
@@ -87,8 +92,11 @@ pub fn placement(cli: &Cli, remote: bool) -> Result<Placement> {
 
 /// `--tmpdir DIR` must be a directory pmap can write to.
 fn check_writable_dir(dir: &Path) -> Result<()> {
-    if !dir.is_dir() {
+    if !dir.exists() {
         bail!("--tmpdir '{}': no such directory", dir.display());
+    }
+    if !dir.is_dir() {
+        bail!("--tmpdir '{}' is not a directory", dir.display());
     }
     if let Err(e) = tempfile::tempfile_in(dir) {
         bail!("--tmpdir '{}' is not writable: {e}", dir.display());
@@ -122,6 +130,11 @@ fn remote_env(names: &[String]) -> Result<Vec<(OsString, OsString)>> {
         let valid = !name.is_empty()
             && !name.starts_with(|c: char| c.is_ascii_digit())
             && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if name == "_" {
+            bail!(
+                "--env _ (GNU parallel's 'every variable but the ignored ones') is not built: name the variables"
+            );
+        }
         if !valid {
             bail!("--env '{name}': not a variable or function name");
         }

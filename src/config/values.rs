@@ -219,15 +219,26 @@ fn max_jobs_for_zero() -> usize {
     by_files.clamp(1, 4096)
 }
 
-/// Parses `-d`: one byte, or one of the escapes `\n`, `\t`, `\0`, `\\`.
-pub fn parse_delimiter(d: &[u8]) -> Result<u8> {
-    match unescape(d, Escapes::Basic)?[..] {
-        [b] => Ok(b),
-        _ => bail!(
-            "invalid -d/--delimiter '{}': expected one byte or one of \\n \\t \\0 \\\\",
-            String::from_utf8_lossy(d)
-        ),
+/// Parses `-d`: bytes (not none), with the escapes `\n`, `\t`, `\r`, `\0`, `\\` and
+/// `\xHH`; `-d '\r\n'` splits Windows lines.
+pub fn parse_delimiter(d: &[u8]) -> Result<Vec<u8>> {
+    let delimiter = unescape(d, Escapes::Separator)?;
+    if delimiter.is_empty() {
+        bail!("-d/--delimiter needs at least one byte (e.g. -d , or -d '\\r\\n')");
     }
+    Ok(delimiter)
+}
+
+/// `item` split at every `delimiter` (not empty).
+pub(super) fn split_at(item: &[u8], delimiter: &[u8]) -> Vec<Vec<u8>> {
+    let mut parts = Vec::new();
+    let mut rest = item;
+    while let Some(at) = memchr::memmem::find(rest, delimiter) {
+        parts.push(rest[..at].to_vec());
+        rest = &rest[at + delimiter.len()..];
+    }
+    parts.push(rest.to_vec());
+    parts
 }
 
 #[cfg(test)]
@@ -250,12 +261,14 @@ mod tests {
 
     #[test]
     fn delimiter_escapes() {
-        assert_eq!(parse_delimiter(b",").unwrap(), b',');
-        assert_eq!(parse_delimiter(b"\\t").unwrap(), b'\t');
-        assert_eq!(parse_delimiter(b"\\0").unwrap(), 0);
-        assert_eq!(parse_delimiter(b"\\\\").unwrap(), b'\\');
-        assert!(parse_delimiter(b"ab").is_err());
+        assert_eq!(parse_delimiter(b",").unwrap(), b",");
+        assert_eq!(parse_delimiter(b"\\t").unwrap(), b"\t");
+        assert_eq!(parse_delimiter(b"\\0").unwrap(), b"\0");
+        assert_eq!(parse_delimiter(b"\\\\").unwrap(), b"\\");
+        assert_eq!(parse_delimiter(b"\\r\\n").unwrap(), b"\r\n");
+        assert_eq!(parse_delimiter(b"ab").unwrap(), b"ab");
         assert!(parse_delimiter(b"").is_err());
+        assert_eq!(split_at(b"a::b:c::", b"::"), [&b"a"[..], b"b:c", b""]);
     }
 
     #[test]

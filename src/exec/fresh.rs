@@ -136,10 +136,12 @@ pub fn attempt_in_process(
         host: place.host.map_or(":", |h| h),
     };
     let rendered = config.template.render(context);
-    // The command as a shell would show it: for the joblog, --json, -v and -t only.
+    // The command as a shell would show it: for the joblog, --json, --results, -v, -t and
+    // the notice of a --timeout only.
     let mut command_line = Vec::new();
     let shown = &config.output;
-    if shown.verbose || shown.trace || shown.json || config.control.joblog.is_some() {
+    let wanted = shown.verbose || shown.trace || shown.json || shown.results.is_some();
+    if wanted || config.control.joblog.is_some() || config.control.timeout.is_some() {
         rendered.display_line_into(&mut command_line);
     }
     let vars = job_vars(job, place);
@@ -157,13 +159,15 @@ pub fn attempt_in_process(
     if shown.verbose {
         sink.announce(&command_line);
     }
-    if shown.progress == Some(ProgressKind::Progress) {
-        let _ = env.events.send(Event::Began);
-    }
     let clock = Instant::now();
     let stdin_pipe = delivery.wants_stdin_pipe();
     let (spawned, name) = start_with_room(env, slot, || start(&rendered, &vars, stdin_pipe))?;
     started();
+    // After `started`, which sends the slot's previous job's (held) result: the display
+    // never counts two jobs of one slot as running.
+    if shown.progress == Some(ProgressKind::Progress) {
+        let _ = env.events.send(Event::Began);
+    }
     let (status, timed_out) = match spawned {
         Err(e) => (not_started(&name, &e), false),
         Ok((mut process, stdin)) => {

@@ -9,6 +9,7 @@
 pub mod blocks;
 pub mod columns;
 mod combine;
+pub mod count;
 pub mod csv_records;
 pub mod pack;
 pub mod parts;
@@ -131,7 +132,8 @@ impl Trim {
 #[derive(Debug, Clone)]
 pub struct InputConfig {
     pub sources: Vec<SourceSpec>,
-    pub delimiter: u8,
+    /// What ends an item: one byte, or several (`-d '\r\n'`).
+    pub delimiter: Vec<u8>,
     pub link: bool,
     /// Per source: linked to the one before it (`:::+`, `::::+`).
     pub linked: Vec<bool>,
@@ -305,7 +307,9 @@ impl JobReader {
             JobReader::Blocks(jobs) => jobs.take_notes(),
             JobReader::Dealt(jobs) => jobs.take_notes(),
             JobReader::Parts(jobs) => jobs.take_notes(),
-            JobReader::Items(_) | JobReader::Packed(_) | JobReader::Buffered(_) => Vec::new(),
+            JobReader::Items(_) | JobReader::Packed(_) | JobReader::Buffered(_) => {
+                records::take_crlf_notice().into_iter().collect()
+            }
         }
     }
 
@@ -430,7 +434,7 @@ mod tests {
     fn config(sources: Vec<SourceSpec>) -> InputConfig {
         InputConfig {
             sources,
-            delimiter: b'\n',
+            delimiter: vec![b'\n'],
             link: false,
             linked: Vec::new(),
             columns: Columns::Whole,

@@ -174,6 +174,6 @@ fn open_source(spec: &SourceSpec, config: &InputConfig) -> Result<Items> {
     };
     Ok(match config.columns.csv() {
         Some(format) => Box::new(CsvRecords::new(reader, format)),
-        None => Box::new(Records::new(reader, config.delimiter)),
+        None => Box::new(Records::new(reader, &config.delimiter)),
     })
 }

@@ -15,16 +15,21 @@ pub(super) fn transform<'v>(v: &'v [u8], t: &Transform) -> std::borrow::Cow<'v, 
         Transform::Dirname => dirname(v),
         Transform::BasenameNoExt => strip_ext(basename(v)),
         Transform::Substitute(s) => return s.apply(v),
+        // As GNU parallel's: a name with fewer extensions than the form takes off stays
+        // whole, and the extensions it would take off are empty.
         Transform::NoExts(n) => {
-            let base_start = v.len() - basename(v).len();
-            &v[..base_start + strip_exts(basename(v), *n).len()]
+            let base = basename(v);
+            let base_start = v.len() - base.len();
+            &v[..base_start + strip_exts(base, *n).unwrap_or(base).len()]
         }
-        Transform::BasenameNoExts(n) => strip_exts(basename(v), *n),
+        Transform::BasenameNoExts(n) => strip_exts(basename(v), *n).unwrap_or(basename(v)),
         Transform::DirPart => &v[..(v.len() - basename(v).len()).saturating_sub(1)],
         Transform::Exts(n) => {
             let base = basename(v);
-            let kept = strip_exts(base, *n).len();
-            base.get(kept + 1..).unwrap_or(b"")
+            match strip_exts(base, *n) {
+                Some(kept) => &base[kept.len() + 1..],
+                None => b"",
+            }
         }
         Transform::Default(text) if v.is_empty() => return std::borrow::Cow::Owned(text.to_vec()),
         Transform::Default(_) => v,
@@ -32,9 +37,17 @@ pub(super) fn transform<'v>(v: &'v [u8], t: &Transform) -> std::borrow::Cow<'v, 
     })
 }
 
-/// `base` without its last `n` extensions.
-fn strip_exts(base: &[u8], n: usize) -> &[u8] {
-    (0..n).fold(base, |b, _| strip_ext(b))
+/// `base` without its last `n` extensions, if it has so many.
+fn strip_exts(base: &[u8], n: usize) -> Option<&[u8]> {
+    let mut kept = base;
+    for _ in 0..n {
+        let shorter = strip_ext(kept);
+        if shorter.len() == kept.len() {
+            return None;
+        }
+        kept = shorter;
+    }
+    Some(kept)
 }
 
 fn basename(v: &[u8]) -> &[u8] {

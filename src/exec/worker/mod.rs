@@ -89,7 +89,7 @@ impl<'a> PersistentWorker<'a> {
             worker: None,
             prefix,
             window: Window::new(fixed),
-            end: if config.input.delimiter == 0 {
+            end: if config.input.delimiter == [0] {
                 0
             } else {
                 b'\n'
@@ -138,7 +138,8 @@ impl<'a> PersistentWorker<'a> {
             .unwrap_or_else(SystemTime::now);
         // The item is the command: for the joblog, --json, --results, -v and -t only.
         let wanted = shown.verbose || shown.trace || shown.json || shown.results.is_some();
-        let command = if wanted || env.config.control.joblog.is_some() {
+        let control = &env.config.control;
+        let command = if wanted || control.joblog.is_some() || control.timeout.is_some() {
             item.into_owned()
         } else {
             Vec::new()

@@ -1,5 +1,5 @@
 complete -c pmap -s j -s P -l jobs -d 'Run at most N jobs at once: N, N% of the CPUs, +N or -N relative to the CPUs, or 0 for as many as the input allows [default: number of CPUs]' -r
-complete -c pmap -s d -l delimiter -d 'Input items end with DELIM (one byte; `\\n`, `\\t`, `\\0` and `\\\\` escapes accepted)' -r
+complete -c pmap -s d -l delimiter -d 'Input items end with DELIM: one byte or several (`-d \'\\r\\n\'` for Windows lines), with the escapes `\\n`, `\\t`, `\\r`, `\\0`, `\\\\` and `\\xHH`' -r
 complete -c pmap -s a -l arg-file -d 'Read items from FILE (repeatable; each file is one input source)' -r -F
 complete -c pmap -l trim -d 'Trim white space off items (or, with --colsep, off each column): n (none), l, r, or lr [default: lr with --colsep, else n]' -r -f -a "n\t''
 l\t''
@@ -28,7 +28,7 @@ complete -c pmap -l pool -d 'How jobs run: a fresh process per job (thread), or 
 process\t'Long-lived worker processes fed items on stdin'"
 complete -c pmap -l max-tasks -d 'With --pool process: replace each worker after it has handled N items' -r
 complete -c pmap -l pool-window -d 'With --pool process: send each worker up to N items ahead of their answers (default: automatic, from 1 for slow items up to 256 for fast ones)' -r
-complete -c pmap -l timeout -d 'End a job that runs longer than DURATION (30, 1.5s, 500ms, 2m, 1h): SIGTERM to its process group, then SIGKILL after the kill grace; the job fails' -r
+complete -c pmap -l timeout -d 'End a job that runs longer than DURATION (30, 1.5s, 500ms, 2m, 1h): SIGTERM to its process group, then SIGKILL after the kill grace; the job fails, and a line on stderr names it' -r
 complete -c pmap -l kill-grace -d 'How long a job gets between SIGTERM and SIGKILL [default: 2s]' -r
 complete -c pmap -l retries -d 'Try a failed job up to N times in all (GNU parallel\'s meaning; 0 and 1: no retry); only its last attempt\'s output is printed' -r
 complete -c pmap -l nice -d 'Run the jobs at nice value N (-20..19; below 0 needs privilege)' -r
@@ -40,7 +40,7 @@ complete -c pmap -l env -d 'With -S: give remote jobs the variable or exported b
 complete -c pmap -l delay -d 'Wait at least DURATION between job starts' -r
 complete -c pmap -l halt -d 'When to stop early: never, or now,COND / soon,COND with COND fail=N, success=N, done=N or the same with N% (e.g. --halt now,fail=1)' -r
 complete -c pmap -l joblog -l jl -d 'Log each finished job to FILE, in GNU parallel\'s joblog format' -r -F
-complete -c pmap -l total-jobs -l total -d 'With --bar or --eta: the number of jobs, when pmap cannot know it before the input ends (input from a pipe), so that the total and the ETA show from the start' -r
+complete -c pmap -l total-jobs -l total -d 'With --bar, --eta or --progress: the number of jobs, when pmap cannot know it before the input ends (input from a pipe), so that the total and the ETA show from the start; also {##}\'s number' -r
 complete -c pmap -s S -l sshlogin -d 'Run jobs on these hosts through ssh: comma-separated, `N/host` gives N slots (else -j), `:` is this machine, `user@host` and `host:port` accepted (repeatable)' -r
 complete -c pmap -l sshlogin-file -l slf -d 'Read hosts for --sshlogin from FILE: one per line, `#` starts a comment (repeatable)' -r -F
 complete -c pmap -l ssh-command -l ssh -d 'The ssh command to reach the hosts with, split into words like a shell would (e.g. \'ssh -F ./config\') [default: ssh]' -r
@@ -80,7 +80,7 @@ complete -c pmap -l merge-stderr -d 'Send each job\'s stderr lines to stdout, jo
 complete -c pmap -l json -d 'Print one JSON object per finished job instead of its raw output'
 complete -c pmap -l resume -d 'Skip jobs already in the --joblog file; append to it'
 complete -c pmap -l resume-failed -d 'Re-run jobs the --joblog file records as failed, skip its successes; append to it'
-complete -c pmap -l bar -d 'Show a progress bar on stderr (when it is a terminal): done/total, failures, rate, ETA'
+complete -c pmap -l bar -d 'Show a progress bar on stderr (when it is a terminal): done/total, failures, rate, ETA; the total shows from the start for ::: lists and files (input from a pipe: see --total-jobs)'
 complete -c pmap -l eta -d 'Show the estimated time left on stderr (when it is a terminal)'
 complete -c pmap -l progress -d 'Show GNU parallel\'s progress line on stderr (when it is a terminal): jobs running, jobs done, and the average seconds per job'
 complete -c pmap -s v -l verbose -d 'Print each command on stdout, just before its output (GNU parallel\'s -v)'

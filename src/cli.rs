@@ -63,7 +63,8 @@ pub struct Cli {
     )]
     pub null: bool,
 
-    /// Input items end with DELIM (one byte; `\n`, `\t`, `\0` and `\\` escapes accepted)
+    /// Input items end with DELIM: one byte or several (`-d '\r\n'` for Windows lines), with
+    /// the escapes `\n`, `\t`, `\r`, `\0`, `\\` and `\xHH`
     #[arg(
         short = 'd',
         long = "delimiter",
@@ -404,7 +405,8 @@ pub struct Cli {
     pub pool_window: Option<usize>,
 
     /// End a job that runs longer than DURATION (30, 1.5s, 500ms, 2m, 1h): SIGTERM to its
-    /// process group, then SIGKILL after the kill grace; the job fails
+    /// process group, then SIGKILL after the kill grace; the job fails, and a line on stderr
+    /// names it
     #[arg(
         long = "timeout",
         value_name = "DURATION",
@@ -506,12 +508,15 @@ pub struct Cli {
     )]
     pub resume_failed: bool,
 
-    /// Show a progress bar on stderr (when it is a terminal): done/total, failures, rate, ETA
+    /// Show a progress bar on stderr (when it is a terminal): done/total, failures, rate, ETA;
+    /// the total shows from the start for ::: lists and files (input from a pipe: see
+    /// --total-jobs)
     #[arg(long = "bar", help_heading = "Output")]
     pub bar: bool,
 
-    /// With --bar or --eta: the number of jobs, when pmap cannot know it before the input
-    /// ends (input from a pipe), so that the total and the ETA show from the start
+    /// With --bar, --eta or --progress: the number of jobs, when pmap cannot know it before
+    /// the input ends (input from a pipe), so that the total and the ETA show from the
+    /// start; also {##}'s number
     #[arg(
         long = "total-jobs",
         visible_alias = "total",

@@ -414,3 +414,19 @@ fn the_first_frame_of_the_bar_knows_the_total_of_a_list_and_the_eta_comes_early(
         "no ETA before half the jobs were done: {frames:?}"
     );
 }
+
+#[test]
+fn a_bar_over_a_stream_says_when_its_total_comes() {
+    let command = format!(
+        "(seq 3; sleep 2) | {} --bar -j2 'sleep 0.2; : {{}}'; echo PMAP-EXIT $?; sleep 60",
+        pmap_bin().display()
+    );
+    let Some(tmux) = Tmux::start(&command) else {
+        return;
+    };
+    tmux.wait_for("done", false);
+    let running = tmux.wait_for("(total: when the input ends)", false);
+    assert!(!running.contains("/3"), "{running}");
+    let screen = tmux.wait_for("PMAP-EXIT", false);
+    assert!(screen.contains("3/3"), "no finished bar; screen:\n{screen}");
+}

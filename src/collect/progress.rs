@@ -87,7 +87,7 @@ impl Progress {
         let template = match (self.kind, total_known, self.unit) {
             (ProgressKind::Progress, ..) => "{msg}",
             (ProgressKind::Bar, false, ProgressUnit::Bytes { .. }) => {
-                "{spinner} {bytes} done{msg} [{elapsed_precise}] {binary_bytes_per_sec}"
+                "{spinner} {bytes} done{msg} [{elapsed_precise}] {binary_bytes_per_sec} (total: when the input ends)"
             }
             (ProgressKind::Bar, true, ProgressUnit::Bytes { .. }) => {
                 "[{elapsed_precise}] {wide_bar} {bytes}/{total_bytes}{msg} {binary_bytes_per_sec} ETA {eta}"
@@ -107,7 +107,9 @@ impl Progress {
 
     fn job_template(kind: ProgressKind, total_known: bool) -> &'static str {
         match (kind, total_known) {
-            (ProgressKind::Bar, false) => "{spinner} {pos} done{msg} [{elapsed_precise}] {per_sec}",
+            (ProgressKind::Bar, false) => {
+                "{spinner} {pos} done{msg} [{elapsed_precise}] {per_sec} (total: when the input ends)"
+            }
             (ProgressKind::Bar, true) => {
                 "[{elapsed_precise}] {wide_bar} {pos}/{len}{msg} {per_sec} ETA {eta}"
             }

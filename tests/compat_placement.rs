@@ -189,6 +189,11 @@ fn memfree_waits_for_memory_then_ends_the_youngest_job_when_it_runs_short() {
     std::fs::write(&info, meminfo(4_000_000)).unwrap();
     assert_eq!(wait_with_timeout(&mut child, Duration::from_secs(30)), 0);
     assert_eq!(read_all(child.stdout.take().unwrap()), "done a\ndone b\n");
+    let seq = if younger == "a" { 1 } else { 2 };
+    assert_eq!(
+        read_all(child.stderr.take().unwrap()),
+        format!("pmap: job {seq} was ended to free memory (--memfree); it will run again\n")
+    );
     assert_eq!(
         read(&log),
         format!("{started}{younger}\n"),

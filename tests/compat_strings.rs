@@ -68,6 +68,18 @@ fn bash_like_forms_edit_the_value() {
         &[
             "--plus",
             "echo",
+            "{//\\./_}",
+            "{/\\./_}",
+            ":::",
+            "my.file.tar.GZ",
+        ],
+        "",
+        "my_file_tar_GZ my_file.tar.GZ\n",
+    );
+    ok(
+        &[
+            "--plus",
+            "echo",
             "{,,A}",
             "{,A}",
             "{1:-none}",

@@ -313,6 +313,10 @@ fn slot_loop<E: Executor>(shared: &Shared, mut executor: E) {
                         continue;
                     }
                     Err((job, Handback::Evicted)) => {
+                        let _ = env.events.send(Event::Notice(format!(
+                            "job {} was ended to free memory (--memfree); it will run again",
+                            job.seq
+                        )));
                         shared.queue.hand_back(Work::Job(job));
                         continue;
                     }

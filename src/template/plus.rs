@@ -1,6 +1,6 @@
 //! `--plus`'s replacement strings: the path forms (`{..}`, `{+.}`, …), the counts
 //! (`{##}`, `{0#}`, `{0%}`) and the bash-like forms (`{:-TEXT}`, `{:N}`, `{:N:M}`,
-//! `{#RE}`, `{##RE}`, `{%RE}`, `{%%RE}`, `{/RE/TEXT}`, `{^RE}`, `{^^RE}`, `{,RE}`,
+//! `{#RE}`, `{##RE}`, `{%RE}`, `{%%RE}`, `{/RE/TEXT}`, `{//RE/TEXT}`, `{^RE}`, `{^^RE}`, `{,RE}`,
 //! `{,,RE}`), named as GNU parallel names them. Patterns are regexes (the `regex` crate's
 //! syntax), as GNU parallel's are Perl regexes, not shell globs.
 
@@ -18,6 +18,8 @@ pub(super) enum Edit {
     Substring { start: usize, len: Option<usize> },
     /// `{#RE}`, `{##RE}`, `{%RE}`, `{%%RE}`, `{/RE/TEXT}`: the first match replaced.
     Replace { re: Regex, with: Vec<u8> },
+    /// `{//RE/TEXT}`: every match replaced.
+    ReplaceAll { re: Regex, with: Vec<u8> },
     /// `{^RE}`, `{^^RE}`, `{,RE}`, `{,,RE}`: the match at the start (every match) upper- or
     /// lower-cased.
     Case { re: Regex, upper: bool, all: bool },
@@ -47,6 +49,7 @@ impl PlusEdit {
                 Cow::Borrowed(&v[from..to])
             }
             Edit::Replace { re, with } => re.replacen(v, 1, with.as_slice()),
+            Edit::ReplaceAll { re, with } => re.replace_all(v, with.as_slice()),
             Edit::Case { re, upper, all } => {
                 let limit = if *all { 0 } else { 1 };
                 re.replacen(v, limit, |caps: &regex::bytes::Captures<'_>| {
@@ -138,6 +141,13 @@ fn bash_edit(suffix: &[u8]) -> Result<Option<Edit>, TemplateError> {
         // The shortest suffix: a greedy head keeps as much as it can.
         nonempty(p).map_or(Ok(None), |()| {
             replace(format!("^(?s)(.*)(?U:{p})$"), "${1}")
+        })
+    } else if let Some((p, with)) = text.strip_prefix("//").and_then(|t| t.split_once('/')) {
+        nonempty(p).map_or(Ok(None), |()| {
+            Ok(Some(Edit::ReplaceAll {
+                re: regex(p, text)?,
+                with: with.as_bytes().to_vec(),
+            }))
         })
     } else if let Some((p, with)) = text.strip_prefix('/').and_then(|t| t.split_once('/')) {
         nonempty(p).map_or(Ok(None), |()| replace(p.to_string(), with))

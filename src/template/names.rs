@@ -10,7 +10,8 @@
 use std::os::unix::ffi::OsStrExt;
 use std::sync::Arc;
 
-use super::{Syntax, TagTemplate, Template, TemplateError, parse_replacement, parse_word};
+use super::parse::{Syntax, parse_replacement, parse_word};
+use super::{TagTemplate, Template, TemplateError};
 
 /// The path forms GNU parallel gives a named column, longest first.
 const SUFFIXES: [&[u8]; 4] = [b"/.", b"//", b"/", b"."];

@@ -6,25 +6,10 @@ mod common;
 
 use std::path::Path;
 
-use common::{Out, pmap, run_cmd};
-
-fn run(args: &[&str], stdin: &str) -> Out {
-    run_cmd(pmap().args(args), stdin)
-}
+use common::{Out, expect_stdout as ok, pmap, run_args as run, run_cmd};
 
 fn run_in(dir: &Path, args: &[&str], stdin: &str) -> Out {
     run_cmd(pmap().current_dir(dir).args(args), stdin)
-}
-
-#[track_caller]
-fn ok(args: &[&str], stdin: &str, expected: &str) {
-    let out = run(args, stdin);
-    assert_eq!(
-        (String::from_utf8_lossy(&out.stdout).as_ref(), out.code),
-        (expected, 0),
-        "pmap {args:?}: {}",
-        out.stderr
-    );
 }
 
 #[test]

@@ -4,22 +4,7 @@
 
 mod common;
 
-use common::{Out, pmap, run_cmd};
-
-fn run(args: &[&str], stdin: &str) -> Out {
-    run_cmd(pmap().args(args), stdin)
-}
-
-#[track_caller]
-fn ok(args: &[&str], stdin: &str, expected: &str) {
-    let out = run(args, stdin);
-    assert_eq!(
-        (String::from_utf8_lossy(&out.stdout).as_ref(), out.code),
-        (expected, 0),
-        "pmap {args:?}: {}",
-        out.stderr
-    );
-}
+use common::{expect_stdout as ok, pmap, run_args as run, run_cmd};
 
 #[test]
 fn aliases_mean_what_they_do_in_gnu_parallel() {

@@ -2,11 +2,7 @@
 
 mod common;
 
-use common::{Out, pmap, run_cmd};
-
-fn run(args: &[&str], stdin: &str) -> Out {
-    run_cmd(pmap().args(args), stdin)
-}
+use common::run_args as run;
 
 #[test]
 fn windows_line_ends_get_one_warning_and_split_with_a_two_byte_delimiter() {

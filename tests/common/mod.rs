@@ -191,6 +191,24 @@ where
     run_cmd(pmap().args(args), stdin)
 }
 
+/// [`run`] for a list of words, as most tests write their arguments.
+pub fn run_args(args: &[&str], stdin: &str) -> Out {
+    run(args, stdin)
+}
+
+/// Runs pmap with `args` and `stdin`, and asserts that it printed exactly `expected` on
+/// stdout and exited 0 (stderr is shown if not).
+#[track_caller]
+pub fn expect_stdout(args: &[&str], stdin: &str, expected: &str) {
+    let out = run_args(args, stdin);
+    assert_eq!(
+        (String::from_utf8_lossy(&out.stdout).as_ref(), out.code),
+        (expected, 0),
+        "pmap {args:?}: {}",
+        out.stderr
+    );
+}
+
 impl Out {
     /// Asserts the exact stdout bytes and exit code, and an empty stderr.
     #[track_caller]

@@ -64,6 +64,8 @@ impl Cluster {
         for sub in ["munge", "state", "spool-n1", "spool-n2"] {
             std::fs::create_dir_all(d.join(sub)).map_err(|e| format!("mkdir {sub}: {e}"))?;
         }
+        // munged wants every directory of its socket's path open to all.
+        set_mode(d, 0o755)?;
         set_mode(&d.join("munge"), 0o755)?;
         let key: Vec<u8> = (0..1024).map(|_| rand_byte()).collect();
         std::fs::write(d.join("munge/key"), key).map_err(|e| format!("munge key: {e}"))?;

@@ -24,7 +24,7 @@ fn a_usage_error_creates_no_results_dir() {
         &["-j", "x"],
         &["-n", "0"],
         &["--colsep", "("],
-        &["-d", "ab"],
+        &["-d", ""],
         &["--timeout", "0"],
     ] {
         let mut args = vec!["--results", "out"];

@@ -120,7 +120,12 @@ fn timeout_fails_the_job_and_ends_its_whole_process_group() {
         ],
     );
     let took = started.elapsed();
-    out.check("hi\n", "", 1);
+    out.check(
+        "hi\n",
+        "pmap: job 1 timed out after 0.5s and was ended (--timeout): sh -c 'echo hi; sleep \
+         31.4159 & sleep 31.4159; wait' sh x\n",
+        1,
+    );
     assert!(
         took >= Duration::from_millis(450),
         "ended too early: {took:?}"
@@ -138,7 +143,8 @@ fn timeout_accepts_every_duration_form() {
     for timeout in ["500ms", "0.5s", "0.5"] {
         let started = Instant::now();
         let out = run(["--timeout", timeout, "sleep", ":::", "31.4160"], "");
-        out.check("", "", 1);
+        let notice = "pmap: job 1 timed out after 0.5s and was ended (--timeout): sleep 31.4160\n";
+        out.check("", notice, 1);
         let took = started.elapsed();
         assert!(
             (Duration::from_millis(450)..Duration::from_secs(5)).contains(&took),
@@ -191,7 +197,12 @@ fn kill_grace_sigkills_a_job_that_ignores_sigterm() {
         ],
     );
     let took = started.elapsed();
-    out.check("ready\n", "", 1);
+    out.check(
+        "ready\n",
+        "pmap: job 1 timed out after 0.3s and was ended (--timeout): sh -c \"trap '' TERM; \
+         echo ready; sleep 32.1718 & wait\" sh x\n",
+        1,
+    );
     assert!(
         took >= Duration::from_millis(1200),
         "SIGKILL came before the grace was over: {took:?}"
@@ -219,7 +230,12 @@ fn kill_grace_defaults_to_two_seconds() {
         "",
     );
     let took = started.elapsed();
-    out.check("", "", 1);
+    out.check(
+        "",
+        "pmap: job 1 timed out after 0.2s and was ended (--timeout): sh -c \"trap '' TERM; \
+         sleep 32.2718 & wait\" x\n",
+        1,
+    );
     assert!(
         (Duration::from_millis(2100)..Duration::from_secs(6)).contains(&took),
         "took {took:?}"

@@ -136,7 +136,7 @@ fn usage_errors_run_nothing() {
         &["-n", "0"],
         &["--colsep", "("],
         &["-j", "x"],
-        &["-d", "ab"],
+        &["-d", ""],
     ] {
         let mut argv: Vec<&str> = flags.to_vec();
         argv.extend(["sh", "-c", "touch \"$0\"", marker, ":::", "a"]);

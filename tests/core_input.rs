@@ -88,8 +88,9 @@ fn delimiter_applies_to_arg_files_too() {
 }
 
 #[test]
-fn multi_byte_delimiter_is_a_usage_error() {
-    let line = run(["-d", "ab", "echo"], "xaby\n").usage_error().to_owned();
+fn a_delimiter_may_have_several_bytes_but_not_none() {
+    run(["-k", "-d", "ab", "echo"], "xaby\n").ok("x\ny\n\n");
+    let line = run(["-d", "", "echo"], "x").usage_error().to_owned();
     assert!(line.contains("delimiter"), "{line}");
 }
 

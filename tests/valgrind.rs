@@ -147,6 +147,10 @@ fn line_buffer_tags_and_a_timeout_kill_under_valgrind() {
     ]) else {
         return;
     };
-    run.check(b"a\ta\nslow\tstarted\nb\tb\n", "a\ta err\nb\tb err\n", 1);
+    let stderr = "a\ta err\n\
+        pmap: job 2 timed out after 5s and was ended (--timeout): sh -c 'case $1 in slow) \
+        echo started; sleep 61.93;; *) echo ...\n\
+        b\tb err\n";
+    run.check(b"a\ta\nslow\tstarted\nb\tb\n", stderr, 1);
     assert_none_left("sleep 61.93");
 }

@@ -1,8 +1,10 @@
 //! SPEC §9, `--slurm`, against a real throwaway Slurm cluster (two nodes, `n1` and `n2`, on
 //! 127.0.0.1; see `common/slurm.rs`), one per test: spreading over nodes (the joblog's Host
 //! column), exact `-k` output and stderr, exit codes, `--timeout` and SIGINT ending steps
-//! (nothing left in `squeue`, no process left), `--retries`, steps inside an allocation,
-//! and each bad input failing at start with one `pmap:` line and exit 255.
+//! (nothing left in `squeue`, no process left), `--retries`, steps inside an allocation (and
+//! `-j` from it),
+//! `--pipe` blocks and `--json`, and each bad input failing at start with one `pmap:` line and
+//! exit 255.
 
 mod common;
 #[path = "common/slurm.rs"]
@@ -197,7 +199,7 @@ fn inside_an_allocation_jobs_are_its_steps() {
     };
     let mut command = StdCommand::new("salloc");
     cluster.env(&mut command);
-    let script = "echo \"$PMAP_SEQ $SLURM_JOB_ID $SLURM_STEP_ID\"";
+    let script = "echo \"$PMAP_SEQ $SLURM_JOB_ID $SLURM_STEP_ID $PMAP_SLOT\"";
     let out = command
         .args([
             "-Q",
@@ -228,6 +230,27 @@ fn inside_an_allocation_jobs_are_its_steps() {
     steps.sort_unstable();
     steps.dedup();
     assert_eq!(steps.len(), 3, "{stdout}");
+    // -j defaults to what the allocation runs at once: 2 CPUs, 2 slots.
+    assert!(lines.iter().all(|l| l[3] == "1" || l[3] == "2"), "{stdout}");
+}
+
+#[test]
+fn blocks_of_input_reach_the_steps_and_json_names_the_node() {
+    let Some(cluster) = cluster_or_skip() else {
+        return;
+    };
+    let input: String = (1..=10).map(|i| format!("{i}\n")).collect();
+    let out = run_cmd(
+        pmap_on(&cluster).args(["--slurm", "--pipe", "-N3", "-k", "wc", "-l"]),
+        input,
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "3\n3\n3\n1\n");
+    let out = run_on(&cluster, &["--slurm", "--json", "echo", ":::", "a"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+    let host = json["host"].as_str().unwrap_or_default();
+    assert!(host == "n1" || host == "n2", "{out:?}");
+    assert_eq!(json["stdout"], "a\n");
 }
 
 #[test]

@@ -2,9 +2,8 @@
 //! 127.0.0.1; see `common/slurm.rs`), one per test: spreading over nodes (the joblog's Host
 //! column), exact `-k` output and stderr, exit codes, `--timeout` and SIGINT ending steps
 //! (nothing left in `squeue`, no process left), `--retries`, steps inside an allocation (and
-//! `-j` from it),
-//! `--pipe` blocks and `--json`, and each bad input failing at start with one `pmap:` line and
-//! exit 255.
+//! `-j` from it), `--pipe` blocks and `--json`, and each bad input failing at start with one
+//! `pmap:` line and exit 255.
 
 mod common;
 #[path = "common/slurm.rs"]

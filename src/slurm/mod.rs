@@ -97,8 +97,9 @@ pub fn check(config: &SlurmConfig) -> Result<()> {
     match run_quietly(&mut ping) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => bail!("cannot run 'scontrol ping': {e}"),
-        Ok((true, _)) => {}
-        Ok((false, text)) => bail!(
+        // With a backup controller, one that answers is enough.
+        Ok((ok, text)) if ok || text.contains(" is UP") => {}
+        Ok((_, text)) => bail!(
             "the Slurm controller does not answer ({}); is slurmctld running, and SLURM_CONF right?",
             first_line(&text, "scontrol ping failed")
         ),

@@ -143,13 +143,16 @@ impl Executor for SlurmStep<'_> {
             slot: self.slot,
             host: None,
         };
+        // The slot's previous result goes out now, not once this step has started: srun
+        // may wait in the queue for long.
+        started();
         let mut buf = std::mem::take(&mut self.buf);
         let mut node = None;
         let this = &*self;
         let start = |rendered: &Rendered, vars: &[(&str, String)], _: bool| {
             this.start(job, rendered, vars, &mut node)
         };
-        let attempt = attempt_in_process(env, job, &place, &mut buf, started, start);
+        let attempt = attempt_in_process(env, job, &place, &mut buf, &mut || {}, start);
         self.buf = buf;
         let (mut result, files) = attempt?;
         match node {

@@ -149,23 +149,37 @@ fn a_timeout_ends_the_step_with_sigterm_first() {
 }
 
 #[test]
-fn sigint_ends_every_step() {
+fn sigint_ends_every_step_and_withdraws_the_queued_ones() {
     let Some(cluster) = cluster_or_skip() else {
         return;
     };
     let mut command = StdCommand::new(pmap_path());
     cluster.env(&mut command);
     let script = "true {}; sleep 60.533 & wait";
+    // A whole node per job: two run (n1, n2), two wait in the queue.
     let mut child = command
-        .args(["--slurm", "-j3", script, ":::", "1", "2", "3"])
+        .args([
+            "--slurm",
+            "--slurm-cpus",
+            "2",
+            "-j4",
+            script,
+            ":::",
+            "1",
+            "2",
+            "3",
+            "4",
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("pmap starts");
-    let running = wait_for("three running steps", Duration::from_secs(20), || {
-        processes_with("sleep 60.533").len() >= 3
-    });
+    let running = wait_for(
+        "two running steps, two queued",
+        Duration::from_secs(20),
+        || processes_with("sleep 60.533").len() >= 2 && cluster.queue().contains("PENDING"),
+    );
     assert!(running.is_ok(), "queue: {}", cluster.queue());
     kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
     let code = wait_with_timeout(&mut child, Duration::from_secs(20));

@@ -248,7 +248,7 @@ fn inside_an_allocation_jobs_are_its_steps() {
 }
 
 #[test]
-fn blocks_of_input_reach_the_steps_and_json_names_the_node() {
+fn blocks_json_and_wd_work_through_steps() {
     let Some(cluster) = cluster_or_skip() else {
         return;
     };
@@ -264,6 +264,25 @@ fn blocks_of_input_reach_the_steps_and_json_names_the_node() {
     let host = json["host"].as_str().unwrap_or_default();
     assert!(host == "n1" || host == "n2", "{out:?}");
     assert_eq!(json["stdout"], "a\n");
+    // A step starts in pmap's directory; `--wd .` is that one too.
+    let sub = cluster.dir().join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    let mut cmd = pmap_on(&cluster);
+    cmd.current_dir(cluster.dir())
+        .args(["--slurm", "--wd", "sub", "sh", "-c", "pwd", ":::", "a"]);
+    let out = run_cmd(&mut cmd, "");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("{}\n", sub.display())
+    );
+    let mut cmd = pmap_on(&cluster);
+    cmd.current_dir(&sub)
+        .args(["--slurm", "--wd", ".", "sh", "-c", "pwd", ":::", "a"]);
+    let out = run_cmd(&mut cmd, "");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("{}\n", sub.display())
+    );
 }
 
 #[test]

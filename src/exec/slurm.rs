@@ -55,7 +55,12 @@ impl<'a> SlurmStep<'a> {
             slurm,
             slot,
             buf: vec![0; 64 * 1024],
-            placement: RemotePlacement::new(env.config.placement.workdir.as_ref(), &[]),
+            // As given: a step starts in pmap's directory (srun's), so a relative `--wd`
+            // (and `.`) is relative to it, as for a local job.
+            placement: RemotePlacement {
+                workdir: env.config.placement.workdir.clone(),
+                env: Vec::new(),
+            },
         }
     }
 

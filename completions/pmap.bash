@@ -23,7 +23,7 @@ _pmap() {
 
     case "${cmd}" in
         pmap)
-            opts="-P -j -0 -d -a -n -X -m -s -E -r -N -L -l -I -i -q -k -u -v -t -S -h -V --jobs --null --delimiter --arg-file --xapply --link --trim --colsep --csv --max-args --xargs --max-chars --shuf --no-run-if-empty --arg-sep --arg-file-sep --spreadstdin --pipe --pipe-part --pipepart --block-size --block --recend --recstart --regexp --remove-rec-sep --removerecsep --rrs --max-lines --header --round --round-robin --cat --fifo --rpl --plus --replace --quote --shell --dr --dry-run --keep-order --group --lb --line-buffer --ungroup --tag --tagstring --merge-stderr --json --results --pool --max-tasks --pool-window --timeout --kill-grace --retries --nice --workdir --wd --tempdir --tmpdir --memfree --load --env --delay --halt --jl --joblog --resume --resume-failed --bar --total --total-jobs --eta --progress --verbose --sshlogin --slf --sshlogin-file --ssh --ssh-command --no-ssh-sharing --color --citation --will-cite --generate --help --version"
+            opts="-P -j -0 -d -a -n -X -m -s -E -r -N -L -l -I -i -q -k -u -v -t -S -h -V --jobs --null --delimiter --arg-file --xapply --link --trim --colsep --csv --max-args --xargs --max-chars --shuf --no-run-if-empty --arg-sep --arg-file-sep --spreadstdin --pipe --pipe-part --pipepart --block-size --block --recend --recstart --regexp --remove-rec-sep --removerecsep --rrs --max-lines --header --round --round-robin --cat --fifo --rpl --plus --replace --quote --shell --dr --dry-run --keep-order --group --lb --line-buffer --ungroup --tag --tagstring --merge-stderr --json --results --pool --max-tasks --pool-window --timeout --kill-grace --retries --nice --workdir --wd --tempdir --tmpdir --memfree --load --env --delay --halt --jl --joblog --resume --resume-failed --bar --total --total-jobs --eta --progress --verbose --sshlogin --slf --sshlogin-file --ssh --ssh-command --no-ssh-sharing --slurm --slurm-cpus --slurm-args --color --citation --will-cite --generate --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -254,6 +254,14 @@ _pmap() {
                     return 0
                     ;;
                 --ssh)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --slurm-cpus)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --slurm-args)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -44,6 +44,8 @@ complete -c pmap -l total-jobs -l total -d 'With --bar, --eta or --progress: the
 complete -c pmap -s S -l sshlogin -d 'Run jobs on these hosts through ssh: comma-separated, `N/host` gives N slots (else -j), `:` is this machine, `user@host` and `host:port` accepted (repeatable)' -r
 complete -c pmap -l sshlogin-file -l slf -d 'Read hosts for --sshlogin from FILE: one per line, `#` starts a comment (repeatable)' -r -F
 complete -c pmap -l ssh-command -l ssh -d 'The ssh command to reach the hosts with, split into words like a shell would (e.g. \'ssh -F ./config\') [default: ssh]' -r
+complete -c pmap -l slurm-cpus -d 'CPUs for each job\'s step (srun --cpus-per-task) [default: 1]' -r
+complete -c pmap -l slurm-args -d 'More srun options for every job (partition, account, time limit, ...), split into words like a shell would, e.g. \'-p short -t 10\'; checked once at start' -r
 complete -c pmap -l color -d 'Colour tags and pmap\'s failure notices: auto (when the output is a terminal and NO_COLOR is unset), always or never' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -86,6 +88,7 @@ complete -c pmap -l progress -d 'Show GNU parallel\'s progress line on stderr (w
 complete -c pmap -s v -l verbose -d 'Print each command on stdout, just before its output (GNU parallel\'s -v)'
 complete -c pmap -s t -d 'Print each command on stderr as it starts (GNU parallel\'s and xargs\' -t)'
 complete -c pmap -l no-ssh-sharing -d 'Open a new ssh connection for every job instead of sharing one per host (slower; for servers that refuse connection sharing)'
+complete -c pmap -l slurm -d 'Run each job as a Slurm job step through srun: inside an allocation (SLURM_JOB_ID set) a step of it, outside one a one-task allocation of its own; -j defaults to what the allocation runs at once'
 complete -c pmap -l will-cite -l citation -d 'Accepted for GNU parallel\'s sake; pmap asks for no citation'
 complete -c pmap -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pmap -s V -l version -d 'Print version'

@@ -578,6 +578,26 @@ pub struct Cli {
     #[arg(long = "no-ssh-sharing", help_heading = "Remote hosts")]
     pub no_ssh_sharing: bool,
 
+    /// Run each job as a Slurm job step through srun: inside an allocation (SLURM_JOB_ID
+    /// set) a step of it, outside one a one-task allocation of its own; -j defaults to what
+    /// the allocation runs at once
+    #[arg(long = "slurm", help_heading = "Slurm")]
+    pub slurm: bool,
+
+    /// CPUs for each job's step (srun --cpus-per-task) [default: 1]
+    #[arg(long = "slurm-cpus", value_name = "N", help_heading = "Slurm")]
+    pub slurm_cpus: Option<u32>,
+
+    /// More srun options for every job (partition, account, time limit, ...), split into
+    /// words like a shell would, e.g. '-p short -t 10'; checked once at start
+    #[arg(
+        long = "slurm-args",
+        value_name = "ARGS",
+        allow_hyphen_values = true,
+        help_heading = "Slurm"
+    )]
+    pub slurm_args: Option<String>,
+
     /// Colour tags and pmap's failure notices: auto (when the output is a terminal and
     /// NO_COLOR is unset), always or never
     #[arg(long = "color", value_name = "WHEN", value_enum, default_value_t = ColorWhen::Auto, help_heading = "Output")]

@@ -22,6 +22,7 @@ pub mod input;
 pub mod remote;
 pub mod setup;
 pub mod signals;
+pub mod slurm;
 pub mod template;
 
 use std::ffi::OsString;
@@ -109,6 +110,14 @@ fn parse_and_run(args: impl IntoIterator<Item = OsString>) -> Outcome {
 
 /// Sets up a validated configuration ([`setup`]) and runs it to completion.
 pub fn run(config: Config) -> Outcome {
+    // --slurm: srun, the controller and --slurm-args are checked before anything is
+    // created or run.
+    if let Some(slurm) = config.slurm.as_ref().filter(|_| !config.dry_run) {
+        if let Err(e) = slurm::check(slurm) {
+            eprintln!("pmap: {e:#}");
+            return Outcome::Error;
+        }
+    }
     let Setup {
         mut config,
         jobs,
@@ -183,6 +192,9 @@ fn run_pool(
         config.control.halt.map(HaltWatch::new),
         config.control.kill_grace,
     ));
+    if config.slurm.is_some() {
+        control.jobs_are_slurm_steps();
+    }
     if let Err(e) = signals::install(Arc::clone(&control), config.control.kill_grace) {
         eprintln!("pmap: {e:#}");
         return Outcome::Error;

@@ -25,6 +25,7 @@ use crate::halt::Halt;
 use crate::input::pack::Packing;
 use crate::input::{InputConfig, SourceSpec};
 use crate::remote::{RemoteConfig, hosts};
+use crate::slurm::SlurmConfig;
 use crate::template::{TagTemplate, Template};
 
 pub use placement::{Placement, WorkDir};
@@ -58,6 +59,8 @@ pub struct Config {
     pub dry_run: bool,
     /// `-S`/`--sshlogin-file`: the hosts jobs run on, if any.
     pub remote: Option<RemoteConfig>,
+    /// `--slurm`: jobs run as Slurm job steps.
+    pub slurm: Option<SlurmConfig>,
     /// `--wd`, `--tmpdir`, `--memfree`, `--load`, `--env`.
     pub placement: Placement,
 }
@@ -186,7 +189,12 @@ impl Config {
         }
         let control = control_config(&cli)?;
         let remote = remote_config(&cli)?;
-        let jobs = values::jobs(cli.jobs.as_deref())?;
+        let slurm = slurm_config(&cli, remote.is_some())?;
+        let base = slurm
+            .as_ref()
+            .filter(|s| s.allocation.is_some())
+            .map(|s| crate::slurm::allocation_capacity(|name| std::env::var(name).ok(), s.cpus));
+        let jobs = values::jobs(cli.jobs.as_deref(), base)?;
         let seps = (
             cli.arg_sep.as_ref().map_or(&b":::"[..], |s| s.as_bytes()),
             cli.arg_file_sep
@@ -210,7 +218,7 @@ impl Config {
         }
         input.pack = packing(&cli, &mut template, jobs, &input)?;
         let mut output = output_config(&cli, control.retries)?;
-        output.progress_slots = remote.is_none().then_some(jobs);
+        output.progress_slots = (remote.is_none() && slurm.is_none()).then_some(jobs);
         output.timeout = control.timeout;
         check_pool(&cli, &template, &command, remote.is_some())?;
         Ok(Config {
@@ -230,8 +238,25 @@ impl Config {
             dry_run: cli.dry_run,
             placement: placement::placement(&cli, remote.is_some())?,
             remote,
+            slurm,
         })
     }
+}
+
+/// `--slurm`, `--slurm-cpus` and `--slurm-args` (the allocation from `$SLURM_JOB_ID`).
+/// Slurm places the jobs itself: not with `-S`; and a step per job, so not with
+/// `--pool process`.
+fn slurm_config(cli: &Cli, remote: bool) -> Result<Option<SlurmConfig>> {
+    let job_id = std::env::var("SLURM_JOB_ID").ok();
+    let slurm =
+        SlurmConfig::from_flags(cli.slurm, cli.slurm_cpus, cli.slurm_args.as_deref(), job_id)?;
+    if slurm.is_some() && remote {
+        bail!("--slurm cannot be used with -S/--sshlogin: Slurm places the jobs on its nodes");
+    }
+    if slurm.is_some() && cli.pool == PoolKind::Process {
+        bail!("--slurm cannot be used with --pool process: each job is a Slurm step of its own");
+    }
+    Ok(slurm)
 }
 
 /// The input sources (`-a` files first, then those after the command; standard input if

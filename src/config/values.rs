@@ -16,8 +16,10 @@ pub const MAX_JOBS: usize = 32_768;
 
 /// `-j`, if given; one job per CPU otherwise. A `-j` above [`MAX_JOBS`] runs at most that
 /// many, with a note.
-pub(super) fn jobs(spec: Option<&str>) -> Result<usize> {
-    let cpus = cpus();
+/// `base`: what `-j` counts from instead of this machine's CPUs (`--slurm` inside an
+/// allocation: the steps it runs at once).
+pub(super) fn jobs(spec: Option<&str>, base: Option<usize>) -> Result<usize> {
+    let cpus = base.unwrap_or_else(cpus);
     let jobs = match spec {
         None => cpus,
         Some(spec) => parse_jobs(spec, cpus, max_jobs_for_zero())?,

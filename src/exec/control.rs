@@ -39,6 +39,8 @@ pub struct Control {
     terminating: AtomicBool,
     /// The run is over (see [`Control::close`]).
     closed: AtomicBool,
+    /// `--slurm`: the jobs are Slurm steps (see [`Control::jobs_are_slurm_steps`]).
+    steps: AtomicBool,
     /// The signal that interrupted pmap (SIGINT or SIGTERM), 0 if none.
     interrupted_by: AtomicI32,
     /// `--halt`, if asked for.
@@ -72,6 +74,7 @@ impl Control {
             kill_changed: Condvar::new(),
             terminating: AtomicBool::new(false),
             closed: AtomicBool::new(false),
+            steps: AtomicBool::new(false),
             interrupted_by: AtomicI32::new(0),
             halt,
             grace,
@@ -80,6 +83,12 @@ impl Control {
             report_tx,
             report_rx,
         }
+    }
+
+    /// `--slurm`: every job registered from now on is a Slurm step's `srun`, which is ended
+    /// in its own way (see `Running::signal`).
+    pub fn jobs_are_slurm_steps(&self) {
+        self.steps.store(true, Ordering::SeqCst);
     }
 
     /// Registers `hook` to run whenever the pool is told to stop.
@@ -367,12 +376,14 @@ impl Control {
         stdin: Option<OwnedFd>,
         job: Option<RunningJob>,
     ) {
+        let step = self.steps.load(Ordering::SeqCst);
         let mut entry = lock(&self.running[slot - 1]);
         *entry = Running {
             pgid,
             stdin,
             job,
             evicted: false,
+            step,
         };
         if self.is_terminating() {
             let killed = lock(&self.ladder).as_ref().is_none_or(Escalation::killed);
@@ -420,6 +431,9 @@ struct Running {
     job: Option<RunningJob>,
     /// Ended by `--memfree` to run again later.
     evicted: bool,
+    /// An `srun` whose step is ended by closing its stdin (see `crate::slurm::srun`):
+    /// SIGTERM to srun itself would kill the step with SIGKILL at once.
+    step: bool,
 }
 
 /// A running job as SIGUSR1 reports it.
@@ -434,8 +448,17 @@ impl Running {
         self.stdin.take();
         // The spawn returns only once the job leads its own process group (posix_spawn's
         // SETPGROUP, std's process_group), so the group exists whenever pgid is set.
-        if self.pgid > 0 {
-            let _ = killpg(Pid::from_raw(self.pgid), signal);
+        if self.pgid <= 0 {
+            return;
         }
+        let signal = match signal {
+            // The step's wrapper sends SIGTERM to the job once its stdin closes (above).
+            Signal::SIGTERM if self.step => return,
+            // srun answers SIGTERM by killing the step with SIGKILL, and then exits; a
+            // SIGKILL would end srun alone, and leave the step to the wrapper's grace.
+            Signal::SIGKILL if self.step => Signal::SIGTERM,
+            signal => signal,
+        };
+        let _ = killpg(Pid::from_raw(self.pgid), signal);
     }
 }

@@ -5,7 +5,8 @@
 //! - [`fresh::FreshProcess`]: a fresh process per job (`--pool thread`, the default);
 //! - [`worker::PersistentWorker`]: one long-lived worker process per slot, fed one item per
 //!   line (`--pool process`);
-//! - [`ssh::RemoteSlot`]: a job slot on an ssh host (`-S`).
+//! - [`ssh::RemoteSlot`]: a job slot on an ssh host (`-S`);
+//! - [`slurm::SlurmStep`]: a slot whose jobs are Slurm job steps (`--slurm`).
 //!
 //! The slot loop in [`slots`] is written once for all of them: it takes work from the
 //! [`queue`], applies `--retries`, `--delay` and `--halt`, and reports results. The slots are
@@ -24,6 +25,7 @@ pub mod fresh;
 pub mod machine;
 pub mod queue;
 pub mod slots;
+pub mod slurm;
 pub mod spawn;
 pub mod ssh;
 pub mod supervise;

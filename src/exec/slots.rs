@@ -24,6 +24,7 @@ use crate::config::Pool;
 use crate::event::{Event, Events, JobResult};
 use crate::exec::fresh::FreshProcess;
 use crate::exec::queue::WorkQueue;
+use crate::exec::slurm::SlurmStep;
 use crate::exec::ssh::RemoteSlot;
 use crate::exec::worker::{PersistentWorker, window};
 use crate::exec::{Executor, Handback, JobEnv};
@@ -258,6 +259,10 @@ fn guarded(env: &JobEnv, slot: usize, body: impl FnOnce()) {
 fn run_executor(shared: &Shared, slot: usize) {
     let env = &shared.env;
     let remote = env.remote.as_deref();
+    if let Some(slurm) = &env.config.slurm {
+        slot_loop(shared, SlurmStep::new(env, slurm, slot));
+        return;
+    }
     match remote {
         Some(remote) if !remote.is_local(slot) => {
             slot_loop(shared, RemoteSlot::new(env, remote, slot));

@@ -137,7 +137,7 @@ impl Executor for RemoteSlot<'_> {
 
 /// A remote job's ssh process, started with `std::process::Command`, in the shape of a
 /// [`Started`] plus its stdin.
-fn started_child(mut child: Child) -> std::io::Result<(Started, Option<OwnedFd>)> {
+pub(crate) fn started_child(mut child: Child) -> std::io::Result<(Started, Option<OwnedFd>)> {
     let missing = || std::io::Error::other("a pipe to the ssh client is missing");
     let stdout = child.stdout.take().ok_or_else(missing)?;
     let stderr = child.stderr.take().ok_or_else(missing)?;

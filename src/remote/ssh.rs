@@ -21,7 +21,7 @@ use crate::template::single_quote_into as quote_into;
 
 /// The remote wrapper, run by `/bin/sh -c` with `$1`..`$5` = host, seq, slot, kill grace in
 /// seconds, and the job's shell line.
-const WRAPPER: &str = r#"PMAP_HOST=$1 PMAP_SEQ=$2 PMAP_SLOT=$3; export PMAP_HOST PMAP_SEQ PMAP_SLOT
+pub(crate) const WRAPPER: &str = r#"PMAP_HOST=$1 PMAP_SEQ=$2 PMAP_SLOT=$3; export PMAP_HOST PMAP_SEQ PMAP_SLOT
 exec 3<&0
 if command -v setsid >/dev/null 2>&1; then setsid /bin/sh -c "$5" </dev/null 3<&- &
 else /bin/sh -c "$5" </dev/null 3<&- &
@@ -41,7 +41,7 @@ exit $s"#;
 /// line with the block's length in bytes. `head -c` hands exactly that many bytes to the
 /// command through a fifo (removed once they are through); the rest of stdin is the
 /// job's lifeline, as above.
-const BLOCK_WRAPPER: &str = r#"PMAP_HOST=$1 PMAP_SEQ=$2 PMAP_SLOT=$3; export PMAP_HOST PMAP_SEQ PMAP_SLOT
+pub(crate) const BLOCK_WRAPPER: &str = r#"PMAP_HOST=$1 PMAP_SEQ=$2 PMAP_SLOT=$3; export PMAP_HOST PMAP_SEQ PMAP_SLOT
 IFS= read -r n || exit 255
 d=$(mktemp -d "${TMPDIR:-/tmp}/pmap-block.XXXXXX") || exit 255
 mkfifo "$d/block" || { rmdir "$d"; exit 255; }

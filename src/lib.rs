@@ -414,11 +414,11 @@ fn usage_error(e: clap::Error) -> Outcome {
         let tip = line
             .strip_prefix("tip: ")
             .filter(|tip| !tip.starts_with("to pass"));
-        let extra = tip.or_else(|| {
-            line.strip_prefix("[possible values: ")
-                .and_then(|values| values.strip_suffix(']'))
-                .map(|_| &line[1..line.len() - 1])
-        });
+        let values = line
+            .strip_prefix('[')
+            .and_then(|l| l.strip_suffix(']'))
+            .filter(|l| l.starts_with("possible values: "));
+        let extra = tip.or(values);
         if let Some(extra) = extra {
             message.push_str("; ");
             message.push_str(extra);

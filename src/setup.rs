@@ -55,7 +55,7 @@ pub fn prepare(mut config: Config) -> Result<Setup> {
         config.output.total_jobs = Some(total);
     }
     if config.output.progress.is_some() && config.output.total_jobs.is_none() {
-        config.output.total_jobs = count_quickly(&config, &mut jobs);
+        config.output.total_jobs = count_quickly(&config, &jobs);
     }
     set_counts(&mut config);
     if let ProgressUnit::Bytes { total } = &mut config.output.progress_unit {
@@ -93,9 +93,9 @@ fn needs_total(config: &Config) -> bool {
 /// The number of jobs for the progress display's first frame, when it comes cheaply: the
 /// jobs `--shuf` has read already, or a count of input that can be read twice that takes
 /// at most [`QUICK_COUNT`] (else a thread counts on while the jobs run, see `lib.rs`).
-fn count_quickly(config: &Config, jobs: &mut JobReader) -> Option<u64> {
-    if let JobReader::Buffered(queue) = jobs {
-        return Some(queue.iter().filter(|job| job.is_ok()).count() as u64);
+fn count_quickly(config: &Config, jobs: &JobReader) -> Option<u64> {
+    if let Some(total) = jobs.buffered_total() {
+        return Some(total);
     }
     if !input::count::countable(&config.input) {
         return None;

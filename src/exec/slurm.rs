@@ -33,7 +33,6 @@ use crate::exec::ssh::started_child;
 use crate::exec::{Attempt, Executor, Handback, JobEnv};
 use crate::input::Job;
 use crate::remote::placed::RemotePlacement;
-use crate::remote::ssh::{exec_line, words_line};
 use crate::slurm::SlurmConfig;
 use crate::slurm::srun::{self, HEADER, StepPlace};
 use crate::template::Rendered;
@@ -73,14 +72,8 @@ impl<'a> SlurmStep<'a> {
         vars: &[(&str, String)],
         node: &mut Option<Arc<str>>,
     ) -> Spawned {
-        let mut line = match rendered {
-            Rendered::Argv(argv) if self.env.config.bash_function.is_some() => words_line(argv),
-            Rendered::Argv(argv) => exec_line(argv),
-            Rendered::ShellLine(line) => line.clone(),
-        };
-        if !self.placement.is_empty() {
-            line = self.placement.place(&line);
-        }
+        let bash_function = self.env.config.bash_function.is_some();
+        let line = self.placement.job_line(rendered, bash_function);
         let place = StepPlace {
             seq: job.seq,
             slot: self.slot,

@@ -20,7 +20,7 @@ use crate::exec::{Attempt, Executor, Handback, JobEnv};
 use crate::input::Job;
 use crate::remote::Remote;
 use crate::remote::placed::RemotePlacement;
-use crate::remote::ssh::{JobPlace, exec_line, words_line};
+use crate::remote::ssh::JobPlace;
 use crate::template::Rendered;
 
 /// A slot on an ssh host.
@@ -49,15 +49,8 @@ impl<'a> RemoteSlot<'a> {
 
     /// Starts the ssh client for one job whose command is `rendered`.
     fn start(&self, job: &Job, rendered: &Rendered, vars: &[(&str, String)]) -> Spawned {
-        let mut line = match rendered {
-            // An exported function (sent with --env) is called, not exec'd.
-            Rendered::Argv(argv) if self.env.config.bash_function.is_some() => words_line(argv),
-            Rendered::Argv(argv) => exec_line(argv),
-            Rendered::ShellLine(line) => line.clone(),
-        };
-        if !self.placement.is_empty() {
-            line = self.placement.place(&line);
-        }
+        let bash_function = self.env.config.bash_function.is_some();
+        let line = self.placement.job_line(rendered, bash_function);
         let host = self.remote.host(self.slot);
         let place = JobPlace {
             host: &host.name,

@@ -289,9 +289,8 @@ impl JobReader {
     /// (`{##}`); the number is that of the jobs read before any read error.
     pub fn read_ahead(self) -> (JobReader, u64) {
         let mut jobs = self;
-        if let JobReader::Buffered(queue) = &jobs {
-            let total = queue.iter().filter(|job| job.is_ok()).count();
-            return (jobs, total as u64);
+        if let Some(total) = jobs.buffered_total() {
+            return (jobs, total);
         }
         let (all, error) = read_all(&mut jobs);
         let total = all.len() as u64;
@@ -299,6 +298,19 @@ impl JobReader {
             all.into_iter().map(Ok).collect();
         queue.extend(error.map(Err));
         (JobReader::Buffered(queue), total)
+    }
+
+    /// The number of jobs, when they have all been read already (`--shuf`, [`read_ahead`]):
+    /// those read before any read error.
+    ///
+    /// [`read_ahead`]: JobReader::read_ahead
+    pub fn buffered_total(&self) -> Option<u64> {
+        match self {
+            JobReader::Buffered(queue) => {
+                Some(queue.iter().filter(|job| job.is_ok()).count() as u64)
+            }
+            _ => None,
+        }
     }
 
     /// Notes for the user that reading gathered since the last call (said once each).

@@ -8,6 +8,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
 use crate::config::WorkDir;
+use crate::remote::ssh::{exec_line, words_line};
+use crate::template::Rendered;
 use crate::template::single_quote_into as quote_into;
 
 /// What places every remote job of a run.
@@ -43,6 +45,22 @@ impl RemotePlacement {
         self.env
             .iter()
             .any(|(name, _)| function_name(name).is_some())
+    }
+
+    /// The shell line a remote job (an ssh host's, a Slurm step's) runs for `rendered`,
+    /// placed: a command of words is `exec`ed, or with `bash_function` (an exported
+    /// function, sent with `--env`) called.
+    pub fn job_line(&self, rendered: &Rendered, bash_function: bool) -> Vec<u8> {
+        let line = match rendered {
+            Rendered::Argv(argv) if bash_function => words_line(argv),
+            Rendered::Argv(argv) => exec_line(argv),
+            Rendered::ShellLine(line) => line.clone(),
+        };
+        if self.is_empty() {
+            line
+        } else {
+            self.place(&line)
+        }
     }
 
     /// `line`, placed. A line that `exec`s its program is run in a subshell when a fresh

@@ -209,6 +209,20 @@ pub fn expect_stdout(args: &[&str], stdin: &str, expected: &str) {
     );
 }
 
+/// What two jobs of `pmap -k --wd ... 'touch f; ls; pwd' ::: 1 2` printed: asserts that the
+/// run succeeded and that each job saw a directory of its own holding only its own file,
+/// and returns the two directories.
+#[track_caller]
+pub fn fresh_work_dirs(out: &Out) -> [String; 2] {
+    assert_eq!(out.code, 0, "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{out:?}");
+    assert_eq!((lines[0], lines[2]), ("f", "f"), "{out:?}");
+    assert_ne!(lines[1], lines[3], "each job has a directory of its own");
+    [lines[1].to_string(), lines[3].to_string()]
+}
+
 impl Out {
     /// Asserts the exact stdout bytes and exit code, and an empty stderr.
     #[track_caller]

@@ -170,6 +170,12 @@ impl OutputConfig {
     pub fn by_lines(&self) -> bool {
         self.mode == OutputMode::Line || self.tag.is_some() || self.merge_stderr
     }
+
+    /// Whether the collector counts running jobs (`--progress`): then each job says when
+    /// it starts.
+    pub fn counts_running_jobs(&self) -> bool {
+        self.progress == Some(ProgressKind::Progress)
+    }
 }
 
 impl Config {

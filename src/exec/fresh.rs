@@ -11,7 +11,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::collect::progress::ProgressKind;
 use crate::config::WorkDir;
 use crate::event::Event;
 use crate::event::{JobResult, JobStatus};
@@ -165,7 +164,7 @@ pub fn attempt_in_process(
     started();
     // After `started`, which sends the slot's previous job's (held) result: the display
     // never counts two jobs of one slot as running.
-    if shown.progress == Some(ProgressKind::Progress) {
+    if shown.counts_running_jobs() {
         let _ = env.events.send(Event::Began);
     }
     let (status, timed_out) = match spawned {

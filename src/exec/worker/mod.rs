@@ -118,7 +118,7 @@ impl<'a> PersistentWorker<'a> {
         if shown.verbose {
             sink.announce(&item);
         }
-        if shown.progress == Some(crate::collect::progress::ProgressKind::Progress) {
+        if shown.counts_running_jobs() {
             let _ = env.events.send(Event::Began);
         }
         let (status, timed_out, since) = if item.contains(&self.end) {

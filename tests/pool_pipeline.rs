@@ -319,6 +319,27 @@ fn max_tasks_holds_with_a_window() {
 }
 
 #[test]
+fn no_worker_starts_once_the_items_are_all_sent() {
+    // Each worker says on stderr that it started. Before the fix, the slot's last look
+    // at the input (which brings no item) replaced the worker whose input had just been
+    // closed with a fresh one, which then had nothing to do.
+    let worker = r#"echo started >&2; while IFS= read -r n; do echo "r$n"; done"#;
+    for jobs in ["-j1", "-j4"] {
+        let out = run(
+            ["-k", jobs, "--pool", "process", "sh", "-c", worker],
+            numbers(1),
+        );
+        out.check("r1\n", "started\n", 0);
+    }
+    let out = run(
+        ["-k", "-j1", "--pool", "process", "sh", "-c", worker],
+        numbers(300),
+    );
+    let expected: String = (1..=300).map(|i| format!("r{i}\n")).collect();
+    out.check(expected, "started\n", 0);
+}
+
+#[test]
 fn resume_skips_logged_items_and_sends_them_to_no_worker() {
     let dir = TempDir::new().unwrap();
     let log = dir.path().join("log");

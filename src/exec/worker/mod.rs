@@ -470,6 +470,16 @@ impl Executor for PersistentWorker<'_> {
         }
         let (size, max_bytes) = (self.window.size(), self.window.max_bytes());
         let (end, max_tasks) = (self.end, self.env.config.max_tasks);
+        let mut jobs = jobs.peekable();
+        if jobs.peek().is_none() {
+            // Nothing to send: no worker is started for it (the slot's last call, once
+            // the input has ended, comes with no job), and one that is there learns that
+            // nothing more will come.
+            if let Some(worker) = self.worker.as_mut().filter(|_| !more) {
+                worker.no_more_items();
+            }
+            return;
+        }
         let Ok(worker) = self.ready_worker() else {
             // The attempt at the first job reports it.
             return;

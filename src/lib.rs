@@ -284,7 +284,7 @@ fn run_slots(
         config: Arc::clone(config),
         control: Arc::clone(control),
         events: events_tx,
-        budget: Arc::clone(&budget),
+        budget,
         base_env,
         next_start: std::sync::Mutex::new(None),
         remote,

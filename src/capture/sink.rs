@@ -5,8 +5,6 @@
 //! This runs on the worker threads, so the per-line work is spread over all of them and the
 //! collector only copies finished bytes.
 
-use std::sync::Arc;
-
 use crate::capture::results::ResultFiles;
 use crate::capture::spool::{MemoryBudget, Spool};
 use crate::config::{OutputConfig, OutputMode};
@@ -18,7 +16,7 @@ pub struct JobSink<'a> {
     config: &'a OutputConfig,
     seq: u64,
     events: &'a Events,
-    budget: &'a Arc<MemoryBudget>,
+    budget: &'static MemoryBudget,
     /// What starts each line of each stream (tag, TAB, and with --merge-stderr the stream's
     /// name); empty without tags.
     prefix: [Vec<u8>; 2],
@@ -47,7 +45,7 @@ impl<'a> JobSink<'a> {
         config: &'a OutputConfig,
         job: JobContext<'_>,
         events: &'a Events,
-        budget: &'a Arc<MemoryBudget>,
+        budget: &'static MemoryBudget,
         results: Option<ResultFiles>,
     ) -> Self {
         let prefix = match &config.tag {

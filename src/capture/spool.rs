@@ -12,8 +12,8 @@
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::fd::{AsRawFd, RawFd};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
 
 /// How much of a spilled spool is read back at a time.
 const SPILL_READ_CHUNK: usize = 1 << 20;
@@ -28,12 +28,15 @@ pub struct MemoryBudget {
 }
 
 impl MemoryBudget {
-    pub fn new(limit: usize) -> Arc<Self> {
-        Arc::new(MemoryBudget {
+    /// A budget for one run. It is leaked, so that every spool can hold a plain reference
+    /// to it: a reference count shared by every thread, bumped for each spool (several per
+    /// job, hundreds of thousands of jobs), cost more than the few bytes it leaks per run.
+    pub fn new(limit: usize) -> &'static Self {
+        Box::leak(Box::new(MemoryBudget {
             limit,
             used: AtomicUsize::new(0),
             spill_failure: OnceLock::new(),
-        })
+        }))
     }
 
     /// Why output had to be dropped: the first spill that failed, if one did.
@@ -62,7 +65,10 @@ impl MemoryBudget {
     }
 
     fn give_back(&self, bytes: usize) {
-        self.used.fetch_sub(bytes, Ordering::AcqRel);
+        // Most spools never hold a byte: no need to touch the shared counter for them.
+        if bytes > 0 {
+            self.used.fetch_sub(bytes, Ordering::AcqRel);
+        }
     }
 
     #[cfg(test)]
@@ -105,7 +111,7 @@ pub struct Spool {
     memory: Vec<u8>,
     file: Option<File>,
     len: u64,
-    budget: Arc<MemoryBudget>,
+    budget: &'static MemoryBudget,
     /// Bytes this spool may keep in memory even when the budget is spent.
     leeway: usize,
     /// A spill failed: what came after was dropped, and so is whatever comes next.
@@ -116,12 +122,12 @@ pub struct Spool {
 const IN_FLIGHT_LEEWAY: usize = 1 << 20;
 
 impl Spool {
-    pub fn new(budget: &Arc<MemoryBudget>) -> Self {
+    pub fn new(budget: &'static MemoryBudget) -> Self {
         Spool {
             memory: Vec::new(),
             file: None,
             len: 0,
-            budget: Arc::clone(budget),
+            budget,
             leeway: 0,
             dropping: false,
         }
@@ -132,7 +138,7 @@ impl Spool {
     /// event channel is bounded) and short-lived, and a temporary file for every read from
     /// a job's pipe would cost more than the memory. Larger batches (a long line drained
     /// at once) still spill; if spilling has failed, they stay in memory all the same.
-    pub fn in_flight(budget: &Arc<MemoryBudget>) -> Self {
+    pub fn in_flight(budget: &'static MemoryBudget) -> Self {
         let mut spool = Spool::new(budget);
         spool.leeway = IN_FLIGHT_LEEWAY;
         spool
@@ -341,12 +347,12 @@ mod tests {
     #[test]
     fn in_flight_batches_stay_in_memory_within_their_leeway() {
         let budget = MemoryBudget::new(1000);
-        let mut held = Spool::new(&budget);
+        let mut held = Spool::new(budget);
         held.push(&[1; 1000]).unwrap();
-        let mut batch = Spool::in_flight(&budget);
+        let mut batch = Spool::in_flight(budget);
         batch.push(&[2; 64 * 1024]).unwrap();
         assert!(batch.file.is_none());
-        let mut big = Spool::in_flight(&budget);
+        let mut big = Spool::in_flight(budget);
         big.push(&vec![3; 2 * IN_FLIGHT_LEEWAY]).unwrap();
         assert!(big.file.is_some());
         drop((held, batch, big));
@@ -357,8 +363,8 @@ mod tests {
     fn after_a_failed_spill_output_beyond_the_budget_is_dropped_without_retrying() {
         let budget = MemoryBudget::new(10_000);
         budget.spill_failure.set("it failed".to_owned()).unwrap();
-        let mut a = Spool::new(&budget);
-        let mut b = Spool::new(&budget);
+        let mut a = Spool::new(budget);
+        let mut b = Spool::new(budget);
         let chunk: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8).collect();
         for _ in 0..5 {
             a.push(&chunk).unwrap();
@@ -375,7 +381,7 @@ mod tests {
         assert_eq!(b.take_bytes().unwrap(), chunk);
         assert_eq!(budget.spill_failure(), Some("it failed"));
         // A batch on its way to the collector keeps everything, in memory.
-        let mut batch = Spool::in_flight(&budget);
+        let mut batch = Spool::in_flight(budget);
         batch.push(&vec![7; 2 * IN_FLIGHT_LEEWAY]).unwrap();
         assert!(batch.file.is_none() && !batch.dropped());
         assert_eq!(batch.len(), 2 * IN_FLIGHT_LEEWAY as u64);
@@ -386,8 +392,8 @@ mod tests {
     #[test]
     fn spills_beyond_the_budget_and_keeps_every_byte() {
         let budget = MemoryBudget::new(10_000);
-        let mut a = Spool::new(&budget);
-        let mut b = Spool::new(&budget);
+        let mut a = Spool::new(budget);
+        let mut b = Spool::new(budget);
         let chunk: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8).collect();
         for _ in 0..5 {
             a.push(&chunk).unwrap();

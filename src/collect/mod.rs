@@ -12,7 +12,6 @@ pub mod progress;
 pub mod stdout;
 
 use std::io;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError, select};
@@ -43,7 +42,7 @@ pub fn run(
     nap: &Nap,
     config: &Config,
     control: &Control,
-    budget: Arc<MemoryBudget>,
+    budget: &'static MemoryBudget,
     joblog: Option<JobLog>,
 ) -> Outcome {
     let mut collector = Collector {

@@ -8,7 +8,6 @@
 
 use std::collections::BTreeMap;
 use std::io::{self, BufWriter, Read, Write};
-use std::sync::Arc;
 
 use crate::capture::json;
 use crate::capture::spool::{MemoryBudget, Spool};
@@ -42,7 +41,7 @@ const REPLAY_CHUNK: usize = 256 * 1024;
 pub struct Printer<'a> {
     out: BufWriter<RawStdout>,
     config: &'a OutputConfig,
-    budget: Arc<MemoryBudget>,
+    budget: &'static MemoryBudget,
     /// Under `-k`: the job whose output prints now.
     next: u64,
     held: BTreeMap<u64, Held>,
@@ -61,7 +60,7 @@ pub struct Printer<'a> {
 impl<'a> Printer<'a> {
     pub fn new(
         config: &'a OutputConfig,
-        budget: Arc<MemoryBudget>,
+        budget: &'static MemoryBudget,
         joblog: Option<JobLog>,
     ) -> Self {
         Printer {

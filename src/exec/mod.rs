@@ -128,7 +128,7 @@ pub struct JobEnv {
     pub config: Arc<Config>,
     pub control: Arc<Control>,
     pub events: Events,
-    pub budget: Arc<MemoryBudget>,
+    pub budget: &'static MemoryBudget,
     /// The environment every job inherits, built once.
     pub base_env: spawn::BaseEnv,
     /// `--delay`: the earliest moment the next job may start.

@@ -150,7 +150,7 @@ impl Executor for SlurmStep<'_> {
         let start = |rendered: &Rendered, vars: &[(&str, String)], _: bool| {
             this.start(job, rendered, vars, &mut node)
         };
-        let attempt = attempt_in_process(env, job, &place, &mut buf, &mut || {}, start);
+        let attempt = attempt_in_process(env, job, &place, &mut buf, &mut || {}, start, None);
         self.buf = buf;
         let (mut result, files) = attempt?;
         match node {

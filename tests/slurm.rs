@@ -1,7 +1,8 @@
 //! SPEC §9, `--slurm`, against a real throwaway Slurm cluster (two nodes, `n1` and `n2`, on
 //! 127.0.0.1; see `common/slurm.rs`), one per test: spreading over nodes (the joblog's Host
 //! column), exact `-k` output and stderr, exit codes, `--timeout` and SIGINT ending steps
-//! (nothing left in `squeue`, no process left), `--retries`, steps inside an allocation (and
+//! (nothing left in `squeue`, no process left; TERM first, through `scancel`), pmap killed
+//! outright (its sruns end their steps), `--retries`, steps inside an allocation (and
 //! `-j` from it), `--pipe` blocks and `--json`, and each bad input failing at start with one
 //! `pmap:` line and exit 255.
 
@@ -56,6 +57,15 @@ fn processes_with(marker: &str) -> Vec<String> {
         .filter(|l| l.contains(marker) && !l.contains("ps -eo"))
         .map(str::to_owned)
         .collect()
+}
+
+/// How many processes run exactly the command line `args` (not a shell whose script
+/// contains it).
+fn processes_running(args: &str) -> usize {
+    common::ps(&["-eo", "args"])
+        .lines()
+        .filter(|l| l.trim() == args)
+        .count()
 }
 
 fn assert_nothing_left(cluster: &Cluster, marker: &str) {
@@ -145,6 +155,8 @@ fn a_timeout_ends_the_step_with_sigterm_first() {
     assert_eq!(out.code, 1, "{out:?}");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "got TERM\n");
     assert!(out.stderr.contains("timed out after 1s"), "{out:?}");
+    // Slurm's `*** STEP ... CANCELLED AT ... ***` is not the job's stderr.
+    assert!(!out.stderr.contains("slurmstepd"), "{out:?}");
     assert_nothing_left(&cluster, "sleep 60.417");
 }
 
@@ -155,7 +167,13 @@ fn sigint_ends_every_step_and_withdraws_the_queued_ones() {
     };
     let mut command = StdCommand::new(pmap_path());
     cluster.env(&mut command);
-    let script = "true {}; sleep 60.533 & wait";
+    // Each running job notes that TERM reached it (and not SIGKILL at once).
+    let marks = cluster.dir().join("marks");
+    std::fs::create_dir(&marks).unwrap();
+    let script = format!(
+        "true {{}}; trap 'touch {}/$PMAP_SEQ; exit 3' TERM; sleep 60.533 & wait",
+        marks.display()
+    );
     // A whole node per job: two run (n1, n2), two wait in the queue.
     let mut child = command
         .args([
@@ -163,7 +181,7 @@ fn sigint_ends_every_step_and_withdraws_the_queued_ones() {
             "--slurm-cpus",
             "2",
             "-j4",
-            script,
+            &script,
             ":::",
             "1",
             "2",
@@ -175,16 +193,52 @@ fn sigint_ends_every_step_and_withdraws_the_queued_ones() {
         .stderr(Stdio::null())
         .spawn()
         .expect("pmap starts");
+    // Each job's `sleep` runs once its trap is set.
     let running = wait_for(
         "two running steps, two queued",
         Duration::from_secs(20),
-        || processes_with("sleep 60.533").len() >= 2 && cluster.queue().contains("PENDING"),
+        || processes_running("sleep 60.533") == 2 && cluster.queue().contains("PENDING"),
     );
     assert!(running.is_ok(), "queue: {}", cluster.queue());
     kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
     let code = wait_with_timeout(&mut child, Duration::from_secs(20));
     assert_eq!(code, 130);
+    let marked = std::fs::read_dir(&marks).unwrap().count();
+    assert_eq!(marked, 2, "the running jobs got TERM");
     assert_nothing_left(&cluster, "sleep 60.533");
+}
+
+#[test]
+fn pmap_killed_outright_leaves_no_step() {
+    let Some(cluster) = cluster_or_skip() else {
+        return;
+    };
+    let mut command = StdCommand::new(pmap_path());
+    cluster.env(&mut command);
+    // One runs on each node, a third waits in the queue.
+    let mut child = command
+        .args([
+            "--slurm",
+            "--slurm-cpus",
+            "2",
+            "-j3",
+            "true {}; sleep 60.647",
+        ])
+        .args([":::", "1", "2", "3"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("pmap starts");
+    let running = wait_for(
+        "two running steps, one queued",
+        Duration::from_secs(20),
+        || processes_running("sleep 60.647") == 2 && cluster.queue().contains("PENDING"),
+    );
+    assert!(running.is_ok(), "queue: {}", cluster.queue());
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL).unwrap();
+    let _ = child.wait();
+    assert_nothing_left(&cluster, "sleep 60.647");
 }
 
 #[test]
@@ -259,11 +313,21 @@ fn blocks_json_and_wd_work_through_steps() {
     );
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "3\n3\n3\n1\n");
-    let out = run_on(&cluster, &["--slurm", "--json", "echo", ":::", "a"]);
+    let script = "echo \"$0 $PMAP_HOST $PMAP_SEQ $PMAP_SLOT\"; readlink /proc/$$/fd/0";
+    let args = ["--slurm", "--json", "sh", "-c", script, ":::", "a"];
+    let out = run_on(&cluster, &args);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
     let host = json["host"].as_str().unwrap_or_default();
     assert!(host == "n1" || host == "n2", "{out:?}");
-    assert_eq!(json["stdout"], "a\n");
+    // The node is PMAP_HOST; a job without a block reads /dev/null, as a local one does.
+    let stdout = json["stdout"].as_str().unwrap_or_default();
+    let slot = stdout
+        .strip_prefix(&format!("a {host} 1 "))
+        .unwrap_or_default();
+    assert!(
+        ["1\n/dev/null\n", "2\n/dev/null\n"].contains(&slot),
+        "{out:?}"
+    );
     // A step starts in pmap's directory; `--wd .` is that one too.
     let sub = cluster.dir().join("sub");
     std::fs::create_dir(&sub).unwrap();

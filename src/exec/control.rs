@@ -6,7 +6,7 @@
 use std::ffi::OsStr;
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
@@ -16,6 +16,7 @@ use crate::exec::escalate::Escalation;
 use crate::exec::{spawn, supervise};
 use crate::halt::{HaltMode, HaltWatch};
 use crate::lock;
+use crate::slurm::step::RunningStep;
 use crate::template::Rendered;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
@@ -89,6 +90,13 @@ impl Control {
     /// in its own way (see `Running::signal`).
     pub fn jobs_are_slurm_steps(&self) {
         self.steps.store(true, Ordering::SeqCst);
+    }
+
+    /// `--slurm`: the job `slot` is about to register runs as `step` (its header has been
+    /// read), which is how it is ended from then on. The next [`Control::register`] of the
+    /// slot takes it.
+    pub(crate) fn step_started(&self, slot: usize, step: Arc<RunningStep>) {
+        lock(&self.running[slot - 1]).slurm = Some(step);
     }
 
     /// Registers `hook` to run whenever the pool is told to stop.
@@ -378,12 +386,14 @@ impl Control {
     ) {
         let step = self.steps.load(Ordering::SeqCst);
         let mut entry = lock(&self.running[slot - 1]);
+        let slurm = entry.slurm.take();
         *entry = Running {
             pgid,
             stdin,
             job,
             evicted: false,
             step,
+            slurm,
         };
         if self.is_terminating() {
             let killed = lock(&self.ladder).as_ref().is_none_or(Escalation::killed);
@@ -431,9 +441,11 @@ struct Running {
     job: Option<RunningJob>,
     /// Ended by `--memfree` to run again later.
     evicted: bool,
-    /// An `srun` whose step is ended by closing its stdin (see `crate::slurm::srun`):
-    /// SIGTERM to srun itself would kill the step with SIGKILL at once.
+    /// An `srun`: SIGTERM to it kills its step with SIGKILL at once, SIGKILL to it would
+    /// leave the step running.
     step: bool,
+    /// The srun's step, once started: ended through Slurm (see `crate::slurm::step`).
+    slurm: Option<Arc<RunningStep>>,
 }
 
 /// A running job as SIGUSR1 reports it.
@@ -451,11 +463,14 @@ impl Running {
         if self.pgid <= 0 {
             return;
         }
+        if let Some(step) = &self.slurm {
+            // TERM through `scancel`, KILL as SIGTERM to srun.
+            step.end(signal, self.pgid);
+            return;
+        }
         let signal = match signal {
-            // The step's wrapper sends SIGTERM to the job once its stdin closes (above).
-            Signal::SIGTERM if self.step => return,
-            // srun answers SIGTERM by killing the step with SIGKILL, and then exits; a
-            // SIGKILL would end srun alone, and leave the step to the wrapper's grace.
+            // An srun without a step (it ended before its step started): SIGTERM, as a
+            // SIGKILL would leave a step it started running.
             Signal::SIGKILL if self.step => Signal::SIGTERM,
             signal => signal,
         };

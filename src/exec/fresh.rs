@@ -17,7 +17,7 @@ use crate::event::{JobResult, JobStatus};
 use crate::exec::control::RunningJob;
 use crate::exec::feed::Handover;
 use crate::exec::spawn::{Spawner, Started};
-use crate::exec::supervise::{JobIo, Limit, supervise};
+use crate::exec::supervise::{JobIo, Limit, StreamFilter, supervise};
 use crate::exec::{Attempt, Executor, Handback, JobEnv, argv_for, finish_attempt, not_started};
 use crate::input::Job;
 use crate::input::blocks::Delivery;
@@ -83,7 +83,7 @@ impl Executor for FreshProcess<'_> {
             };
             (spawned.map(|s| (s, None)), name)
         };
-        attempt_in_process(env, job, &place, &mut self.buf, started, start)
+        attempt_in_process(env, job, &place, &mut self.buf, started, start, None)
     }
 }
 
@@ -111,8 +111,9 @@ pub struct Place<'a> {
 /// One attempt at `job` as a process of its own, started by `start` from the rendered
 /// command and the job's variables: render, start, drain its output into the job's sink
 /// (enforcing `--timeout`), reap it. `started` runs once the process has started (or
-/// failed to). If the process cannot start for want of descriptors, processes or memory
-/// while other jobs run, the job comes back ([`Handback::Crowded`]) to wait for them.
+/// failed to). `filter`, if any, takes what is not the job's out of its output. If the
+/// process cannot start for want of descriptors, processes or memory while other jobs
+/// run, the job comes back ([`Handback::Crowded`]) to wait for them.
 pub fn attempt_in_process(
     env: &JobEnv,
     job: &Job,
@@ -120,6 +121,7 @@ pub fn attempt_in_process(
     buf: &mut [u8],
     started: &mut dyn FnMut(),
     mut start: impl FnMut(&Rendered, &[(&str, String)], bool) -> Spawned,
+    filter: Option<&mut dyn StreamFilter>,
 ) -> Result<Attempt, Handback> {
     let config = &env.config;
     let slot = place.slot;
@@ -186,6 +188,7 @@ pub fn attempt_in_process(
                 sink: &mut sink,
                 buf,
                 feed,
+                filter: filter.map(|f| f as &mut dyn StreamFilter),
             };
             let timed_out = supervise(pid, &signal, pipes, &mut io, limit.as_ref(), grace);
             if env.control.take_evicted(slot) {

@@ -90,7 +90,7 @@ impl Executor for RemoteSlot<'_> {
         // The ssh client's stdin is always a pipe pmap holds; a block goes first on it.
         let start =
             |rendered: &Rendered, vars: &[(&str, String)], _: bool| this.start(job, rendered, vars);
-        let attempt = attempt_in_process(env, job, &place, &mut buf, started, start);
+        let attempt = attempt_in_process(env, job, &place, &mut buf, started, start, None);
         self.buf = buf;
         let attempt = attempt?;
         // ssh's 255: the command's own status, or the host is gone. Ask the host.

@@ -96,6 +96,11 @@ pub fn supervise(
             exited = has_exited(pid);
         }
     }
+    for (pipe, stream) in open.iter_mut().zip(STREAMS) {
+        if pipe.is_some() {
+            io.close(pipe, stream);
+        }
+    }
     let timed_out = ladder.is_some_and(|l| l.started());
     if timed_out {
         // Whatever is left of the group (grandchildren that ignored SIGTERM) dies too.
@@ -198,12 +203,25 @@ fn drain(
 fn read_pipe(pipe: &mut Option<File>, stream: Stream, io: &mut JobIo<'_, '_>) {
     if let Some(file) = pipe {
         match file.read(io.buf) {
-            Ok(0) => *pipe = None,
-            Ok(n) => io.sink.push(stream, &io.buf[..n]),
+            Ok(0) => io.close(pipe, stream),
+            Ok(n) => match io.filter.as_mut() {
+                Some(filter) => filter.pass(stream, &io.buf[..n], &mut |b| io.sink.push(stream, b)),
+                None => io.sink.push(stream, &io.buf[..n]),
+            },
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => *pipe = None,
+            Err(_) => io.close(pipe, stream),
         }
     }
+}
+
+/// Takes bytes that are not the job's out of its output before they reach the sink (a Slurm
+/// step's notice that it was cancelled: see `crate::exec::slurm`).
+pub trait StreamFilter {
+    /// Passes `bytes` of `stream` on to `out`, holding back what may still turn out to be
+    /// taken out.
+    fn pass(&mut self, stream: Stream, bytes: &[u8], out: &mut dyn FnMut(&[u8]));
+    /// `stream` has ended, or is given up on: what was held back goes out.
+    fn flush(&mut self, stream: Stream, out: &mut dyn FnMut(&[u8]));
 }
 
 /// Where a job's output goes and where its input comes from, while it runs.
@@ -212,9 +230,20 @@ pub struct JobIo<'s, 'b> {
     pub buf: &'s mut [u8],
     /// `--pipe`: the block still on its way to the job.
     pub feed: Option<Feed>,
+    /// What takes bytes that are not the job's out of its output, if anything.
+    pub filter: Option<&'s mut dyn StreamFilter>,
 }
 
 impl JobIo<'_, '_> {
+    /// Stops reading `pipe` (at its end, or giving up on it); the filter lets go of what
+    /// it held back.
+    fn close(&mut self, pipe: &mut Option<File>, stream: Stream) {
+        *pipe = None;
+        if let Some(filter) = self.filter.as_mut() {
+            filter.flush(stream, &mut |b| self.sink.push(stream, b));
+        }
+    }
+
     fn step_feed(&mut self) {
         if let Some(feed) = &mut self.feed {
             if feed.step() == Fed::Done {

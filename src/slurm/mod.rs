@@ -2,9 +2,11 @@
 //! holds what the run decides once: the flags validated ([`SlurmConfig`]), how many steps
 //! the allocation runs at once ([`allocation_capacity`]), and the check at start that
 //! `srun` is there, the controller answers and `--slurm-args` are accepted ([`check`]).
-//! [`srun`] builds each job's `srun` command; the executor is [`crate::exec::slurm`].
+//! [`srun`] builds each job's `srun` command, [`step`] ends a running step; the executor is
+//! [`crate::exec::slurm`].
 
 pub mod srun;
+pub mod step;
 
 use std::ffi::OsString;
 use std::process::{Command, Stdio};

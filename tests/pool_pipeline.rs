@@ -227,6 +227,31 @@ fn a_worker_that_buffers_its_answers_gets_items_in_bulk() {
 }
 
 #[test]
+fn a_buffering_worker_behind_a_wrapper_is_fed_in_bulk_too() {
+    // The worker command is a shell that waits for awk (`; exit` keeps it from exec'ing
+    // awk): the process reading the items is the shell's child. Looking at the shell alone,
+    // pmap never saw the worker wait for input, and both waited for ever.
+    let dir = TempDir::new().unwrap();
+    let items: Vec<String> = (1..=3000).map(|i| i.to_string()).collect();
+    let worker = r#"awk '{ print $1 * 2 }'; exit $?"#;
+    let args = ["-k", "-j2", "--pool", "process", "sh", "-c", worker, ":::"];
+    let items: Vec<&str> = items.iter().map(String::as_str).collect();
+    let mut child = spawn_pmap(dir.path(), &[&args[..], &items].concat());
+    // Its 20 KB of output fit in the pipe: it can exit before they are read.
+    let code = wait_with_timeout(&mut child, Duration::from_secs(60));
+    let mut stdout = Vec::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_end(&mut stdout)
+        .unwrap();
+    let expected: String = (1..=3000).map(|i| format!("{}\n", i * 2)).collect();
+    assert_eq!(String::from_utf8_lossy(&stdout), expected);
+    assert_eq!(code, 0);
+}
+
+#[test]
 fn a_buffering_worker_held_to_a_window_has_its_input_closed_with_a_notice() {
     let out = run(
         [

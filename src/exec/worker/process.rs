@@ -164,8 +164,8 @@ impl Worker {
     }
 
     /// Whether the worker is waiting for more input while it owes answers: everything sent
-    /// has been written, and it is blocked reading the pipe pmap feeds it (Linux's
-    /// `/proc/PID/syscall` shows `read` on descriptor 0, which is that pipe), with nothing
+    /// has been written, and it (or a process it started, see [`reads_as_stdin`]) is
+    /// blocked reading the pipe pmap feeds it, with nothing
     /// written to stdout meanwhile; seen so on two looks in a row, or on one if it has
     /// been `known` to do so. A worker that works on an item, or writes, is not.
     pub fn holds_answers_back(&mut self, known: bool) -> bool {
@@ -181,19 +181,12 @@ impl Worker {
         if self.sent.is_empty() || self.written < self.outbox.len() {
             return false;
         }
-        let Ok(call) = std::fs::read_to_string(format!("/proc/{}/syscall", self.pid)) else {
+        let Ok(ours) = nix::sys::stat::fstat(stdin).map(|st| format!("pipe:[{}]", st.st_ino))
+        else {
             return false;
         };
-        let mut fields = call.split_whitespace();
-        let reading = fields.next().and_then(|nr| nr.parse().ok()) == Some(libc::SYS_read);
-        if !(reading && fields.next() == Some("0x0")) {
+        if !reads_as_stdin(self.pid, &ours) {
             return false;
-        }
-        let ours = nix::sys::stat::fstat(stdin).map(|st| format!("pipe:[{}]", st.st_ino));
-        let fd0 = std::fs::read_link(format!("/proc/{}/fd/0", self.pid));
-        match (ours, fd0) {
-            (Ok(ours), Ok(fd0)) if fd0.as_os_str() == ours.as_str() => {}
-            _ => return false,
         }
         // Whatever it wrote before it began to wait is in the pipe by now: an answer
         // waiting to be read means it does not hold it back.
@@ -378,4 +371,55 @@ impl Worker {
         }
         let _ = env.events.send(Event::WorkerStderr { data: line });
     }
+}
+
+/// How many of a worker's processes are looked at, at most, to find the one reading its
+/// input.
+const MOST_PROCESSES: usize = 64;
+
+/// Whether the process `pid`, or one of its descendants, is blocked reading `pipe` (as
+/// `/proc/PID/fd/0` names it) as its stdin: Linux's `/proc/PID/syscall` shows `read` on
+/// descriptor 0. The descendants count because a worker command is often a wrapper that
+/// waits for the program that does the reading (`timeout 60 python3 w.py`, `time ...`, a
+/// shell script): looking at the wrapper alone, pmap would never see that the worker waits
+/// for input, and both would wait for ever.
+fn reads_as_stdin(pid: i32, pipe: &str) -> bool {
+    let mut todo = vec![pid];
+    let mut looked = 0;
+    while let Some(pid) = todo.pop() {
+        looked += 1;
+        if looked > MOST_PROCESSES {
+            return false;
+        }
+        let proc = format!("/proc/{pid}");
+        if blocked_reading_stdin(&proc)
+            && std::fs::read_link(format!("{proc}/fd/0")).is_ok_and(|fd0| fd0.as_os_str() == pipe)
+        {
+            return true;
+        }
+        // Children are listed per thread, as the thread that started them.
+        let Ok(tasks) = std::fs::read_dir(format!("{proc}/task")) else {
+            continue;
+        };
+        for task in tasks.flatten() {
+            if let Ok(children) = std::fs::read_to_string(task.path().join("children")) {
+                todo.extend(
+                    children
+                        .split_whitespace()
+                        .filter_map(|c| c.parse::<i32>().ok()),
+                );
+            }
+        }
+    }
+    false
+}
+
+/// Whether the process at `proc` (`/proc/PID`) is in a `read` of descriptor 0.
+fn blocked_reading_stdin(proc: &str) -> bool {
+    let Ok(call) = std::fs::read_to_string(format!("{proc}/syscall")) else {
+        return false;
+    };
+    let mut fields = call.split_whitespace();
+    let reading = fields.next().and_then(|nr| nr.parse().ok()) == Some(libc::SYS_read);
+    reading && fields.next() == Some("0x0")
 }

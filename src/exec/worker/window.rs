@@ -19,8 +19,11 @@ const NAP_BELOW: Duration = Duration::from_micros(100);
 const MAX_NAP: Duration = Duration::from_millis(1);
 const MIN_NAP: Duration = Duration::from_micros(20);
 
-/// The largest automatic window, in items.
-pub const AUTO_MAX: usize = 256;
+/// The largest automatic window, in items. [`QUEUED_WORK`] is what bounds the window of
+/// all but the fastest workers; this cap matters for items that take microseconds, where a
+/// deep window keeps the worker busy while pmap hands the answers it read to the collector
+/// (with 256, 200,000 items through a Python doubler took 0.60 s on 2 CPUs, against 0.51 s).
+pub const AUTO_MAX: usize = 4096;
 
 /// The most item bytes in flight to one worker (at least one item always goes).
 pub const MAX_BYTES: usize = 64 * 1024;

@@ -129,7 +129,7 @@ mod tests {
         let mut window = Window::new(None);
         assert_eq!(window.size(), 1);
         for _ in 0..50 {
-            window.answered(Duration::from_micros(5));
+            window.answered(Duration::from_micros(2));
         }
         assert_eq!(window.size(), AUTO_MAX);
         for _ in 0..50 {

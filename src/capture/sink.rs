@@ -267,8 +267,8 @@ mod tests {
 
     fn lines(prefix: &[u8], chunks: &[&[u8]]) -> (Vec<u8>, Vec<u8>) {
         let budget = MemoryBudget::new(1 << 20);
-        let mut partial = Spool::new(&budget);
-        let mut out = Spool::new(&budget);
+        let mut partial = Spool::new(budget);
+        let mut out = Spool::new(budget);
         for chunk in chunks {
             push_lines(prefix, &mut partial, chunk, &mut out).unwrap();
         }
@@ -290,7 +290,7 @@ mod tests {
     #[test]
     fn raw_tagging_marks_line_starts_across_chunks() {
         let budget = MemoryBudget::new(1 << 20);
-        let mut out = Spool::new(&budget);
+        let mut out = Spool::new(budget);
         let mut start = true;
         for chunk in [&b"a\nb"[..], b"c\n", b"d"] {
             push_raw(b"T\t", &mut start, chunk, &mut out).unwrap();

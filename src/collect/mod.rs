@@ -132,7 +132,7 @@ impl Collector<'_> {
     fn handle(&mut self, event: Event) {
         match event {
             Event::Output { seq, stream, data } => self.printer.output(seq, stream, data),
-            Event::Finished(result) => self.printer.finished(*result),
+            Event::Finished(result) => self.printer.finished(result),
             Event::Skipped { seq } => self.printer.skipped(seq),
             Event::InputEnded { total } => self.printer.set_total(total),
             Event::Fatal(message) => {

@@ -101,10 +101,10 @@ impl<'a> Printer<'a> {
         }
         let held = self.held.entry(seq).or_default();
         let written = if stream == Stream::Stdout && held.frames.is_none() {
-            let stdout = held.stdout.get_or_insert_with(|| Spool::new(&self.budget));
+            let stdout = held.stdout.get_or_insert_with(|| Spool::new(self.budget));
             data.drain_to(stdout)
         } else {
-            let frames = held.frames.get_or_insert_with(|| Spool::new(&self.budget));
+            let frames = held.frames.get_or_insert_with(|| Spool::new(self.budget));
             let tag = [u8::from(stream == Stream::Stderr)];
             frames
                 .push(&tag)

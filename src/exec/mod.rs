@@ -153,7 +153,7 @@ impl JobEnv {
             &self.config.output,
             context,
             &self.events,
-            &self.budget,
+            self.budget,
             results,
         );
         (sink, error)

@@ -345,7 +345,7 @@ fn slot_loop<E: Executor>(shared: &Shared, mut executor: E) {
                     }
                 };
                 let (succeeded, interrupted) = (result.succeeded(), result.interrupted);
-                held.event = Some(Event::Finished(Box::new(result)));
+                held.event = Some(Event::Finished(result));
                 if !defer {
                     held.send();
                 }

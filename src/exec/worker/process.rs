@@ -123,8 +123,8 @@ impl Worker {
             sent_bytes: 0,
             pending: Vec::new(),
             taken: 0,
-            err_partial: Spool::new(&env.budget),
-            held_err: Some(Spool::new(&env.budget)),
+            err_partial: Spool::new(env.budget),
+            held_err: Some(Spool::new(env.budget)),
             quiet: false,
             tasks: 0,
             answered: 0,
@@ -339,7 +339,7 @@ impl Worker {
         match f.read(buf) {
             Ok(0) => self.stderr = None,
             Ok(n) => {
-                let mut lines = Spool::in_flight(&env.budget);
+                let mut lines = Spool::in_flight(env.budget);
                 let out = self.held_err.as_mut().unwrap_or(&mut lines);
                 if push_lines(prefix, &mut self.err_partial, &buf[..n], out).is_ok()
                     && !lines.is_empty()
@@ -363,7 +363,7 @@ impl Worker {
         if self.err_partial.is_empty() || self.quiet {
             return;
         }
-        let mut line = Spool::in_flight(&env.budget);
+        let mut line = Spool::in_flight(env.budget);
         let _ = line.push(prefix);
         let _ = self.err_partial.drain_to(&mut line);
         if !prefix.is_empty() {

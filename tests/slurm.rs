@@ -18,16 +18,41 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use slurm::{Cluster, cluster_or_skip, wait_for};
 
-/// pmap pointed at `cluster`.
+/// pmap pointed at `cluster` (see [`Cluster::env`]).
 fn pmap_on(cluster: &Cluster) -> assert_cmd::Command {
+    let mut std = StdCommand::new(pmap_path());
+    cluster.env(&mut std);
     let mut cmd = pmap();
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("SLURM_") {
-            cmd.env_remove(name);
-        }
+    for (name, value) in std.get_envs() {
+        match value {
+            Some(value) => cmd.env(name, value),
+            None => cmd.env_remove(name),
+        };
     }
-    cmd.env("SLURM_CONF", cluster.conf());
     cmd
+}
+
+/// pmap started on `cluster` with `args`, its stdio on /dev/null, for tests that signal it.
+fn spawn_on(cluster: &Cluster, args: &[&str]) -> std::process::Child {
+    let mut command = StdCommand::new(pmap_path());
+    cluster.env(&mut command);
+    command
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("pmap starts")
+}
+
+/// Waits until two jobs run `marker` (one on each node) and a job waits in the queue.
+fn wait_for_two_running_steps_and_a_queued_one(cluster: &Cluster, marker: &str) {
+    let running = wait_for(
+        "two running steps, and a queued one",
+        Duration::from_secs(20),
+        || processes_running(marker) == 2 && cluster.queue().contains("PENDING"),
+    );
+    assert!(running.is_ok(), "queue: {}", cluster.queue());
 }
 
 fn run_on(cluster: &Cluster, args: &[&str]) -> Out {
@@ -165,8 +190,6 @@ fn sigint_ends_every_step_and_withdraws_the_queued_ones() {
     let Some(cluster) = cluster_or_skip() else {
         return;
     };
-    let mut command = StdCommand::new(pmap_path());
-    cluster.env(&mut command);
     // Each running job notes that TERM reached it (and not SIGKILL at once).
     let marks = cluster.dir().join("marks");
     std::fs::create_dir(&marks).unwrap();
@@ -175,31 +198,13 @@ fn sigint_ends_every_step_and_withdraws_the_queued_ones() {
         marks.display()
     );
     // A whole node per job: two run (n1, n2), two wait in the queue.
-    let mut child = command
-        .args([
-            "--slurm",
-            "--slurm-cpus",
-            "2",
-            "-j4",
-            &script,
-            ":::",
-            "1",
-            "2",
-            "3",
-            "4",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("pmap starts");
-    // Each job's `sleep` runs once its trap is set.
-    let running = wait_for(
-        "two running steps, two queued",
-        Duration::from_secs(20),
-        || processes_running("sleep 60.533") == 2 && cluster.queue().contains("PENDING"),
+    let args = ["--slurm", "--slurm-cpus", "2", "-j4", &script];
+    let mut child = spawn_on(
+        &cluster,
+        &[&args[..], &[":::", "1", "2", "3", "4"]].concat(),
     );
-    assert!(running.is_ok(), "queue: {}", cluster.queue());
+    // Each job's `sleep` runs once its trap is set.
+    wait_for_two_running_steps_and_a_queued_one(&cluster, "sleep 60.533");
     kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
     let code = wait_with_timeout(&mut child, Duration::from_secs(20));
     assert_eq!(code, 130);
@@ -213,29 +218,21 @@ fn pmap_killed_outright_leaves_no_step() {
     let Some(cluster) = cluster_or_skip() else {
         return;
     };
-    let mut command = StdCommand::new(pmap_path());
-    cluster.env(&mut command);
     // One runs on each node, a third waits in the queue.
-    let mut child = command
-        .args([
-            "--slurm",
-            "--slurm-cpus",
-            "2",
-            "-j3",
-            "true {}; sleep 60.647",
-        ])
-        .args([":::", "1", "2", "3"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("pmap starts");
-    let running = wait_for(
-        "two running steps, one queued",
-        Duration::from_secs(20),
-        || processes_running("sleep 60.647") == 2 && cluster.queue().contains("PENDING"),
-    );
-    assert!(running.is_ok(), "queue: {}", cluster.queue());
+    let script = "true {}; sleep 60.647";
+    let args = [
+        "--slurm",
+        "--slurm-cpus",
+        "2",
+        "-j3",
+        script,
+        ":::",
+        "1",
+        "2",
+        "3",
+    ];
+    let mut child = spawn_on(&cluster, &args);
+    wait_for_two_running_steps_and_a_queued_one(&cluster, "sleep 60.647");
     kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL).unwrap();
     let _ = child.wait();
     assert_nothing_left(&cluster, "sleep 60.647");

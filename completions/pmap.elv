@@ -51,7 +51,7 @@ set edit:completion:arg-completer[pmap] = {|@words|
             cand --results 'Also keep each job''s output in DIR/<seq>/stdout, stderr and meta.json'
             cand --pool 'How jobs run: a fresh process per job (thread), or long-lived workers that read one item per line on stdin and answer one line each (process)'
             cand --max-tasks 'With --pool process: replace each worker after it has handled N items'
-            cand --pool-window 'With --pool process: send each worker up to N items ahead of their answers (default: automatic, from 1 for slow items up to 256 for fast ones)'
+            cand --pool-window 'With --pool process: send each worker up to N items ahead of their answers (default: automatic, from 1 for slow items up to 4096 for fast ones)'
             cand --timeout 'End a job that runs longer than DURATION (30, 1.5s, 500ms, 2m, 1h): SIGTERM to its process group, then SIGKILL after the kill grace; the job fails, and a line on stderr names it'
             cand --kill-grace 'How long a job gets between SIGTERM and SIGKILL [default: 2s]'
             cand --retries 'Try a failed job up to N times in all (GNU parallel''s meaning; 0 and 1: no retry); only its last attempt''s output is printed'

@@ -27,7 +27,7 @@ complete -c pmap -l results -d 'Also keep each job\'s output in DIR/<seq>/stdout
 complete -c pmap -l pool -d 'How jobs run: a fresh process per job (thread), or long-lived workers that read one item per line on stdin and answer one line each (process)' -r -f -a "thread\t'A fresh process per job'
 process\t'Long-lived worker processes fed items on stdin'"
 complete -c pmap -l max-tasks -d 'With --pool process: replace each worker after it has handled N items' -r
-complete -c pmap -l pool-window -d 'With --pool process: send each worker up to N items ahead of their answers (default: automatic, from 1 for slow items up to 256 for fast ones)' -r
+complete -c pmap -l pool-window -d 'With --pool process: send each worker up to N items ahead of their answers (default: automatic, from 1 for slow items up to 4096 for fast ones)' -r
 complete -c pmap -l timeout -d 'End a job that runs longer than DURATION (30, 1.5s, 500ms, 2m, 1h): SIGTERM to its process group, then SIGKILL after the kill grace; the job fails, and a line on stderr names it' -r
 complete -c pmap -l kill-grace -d 'How long a job gets between SIGTERM and SIGKILL [default: 2s]' -r
 complete -c pmap -l retries -d 'Try a failed job up to N times in all (GNU parallel\'s meaning; 0 and 1: no retry); only its last attempt\'s output is printed' -r

@@ -400,7 +400,7 @@ pub struct Cli {
     pub max_tasks: Option<u64>,
 
     /// With --pool process: send each worker up to N items ahead of their answers (default:
-    /// automatic, from 1 for slow items up to 256 for fast ones)
+    /// automatic, from 1 for slow items up to 4096 for fast ones)
     #[arg(long = "pool-window", value_name = "N", help_heading = "Process pool")]
     pub pool_window: Option<usize>,
 

@@ -312,37 +312,13 @@ fn slot_loop<E: Executor>(shared: &Shared, mut executor: E) {
                 held.send();
                 let result = match result {
                     Ok(result) => result,
-                    Err((job, Handback::Starved)) => {
-                        hand.push_front(Work::Job(job));
-                        starved = true;
-                        continue;
-                    }
-                    Err((job, Handback::Evicted)) => {
-                        let _ = env.events.send(Event::Notice(format!(
-                            "job {} was ended to free memory (--memfree); it will run again",
-                            job.seq
-                        )));
-                        shared.queue.hand_back(Work::Job(job));
-                        continue;
-                    }
-                    Err((job, Handback::Retry)) => {
-                        // Another attempt, preferably on another host.
-                        shared.queue.hand_back(Work::Job(job));
-                        continue;
-                    }
-                    Err((job, Handback::HostLost)) => {
-                        // This slot's host was lost: its job goes to another slot, and this
-                        // slot leaves.
-                        hand_back(shared, job);
-                        break;
-                    }
-                    Err((job, Handback::Crowded(why))) => {
-                        // The system has no room for another job: it waits for a running
-                        // one to end, and this slot leaves for the rest of the run.
-                        shared.queue.hand_back(Work::Job(job));
-                        crowded(shared, &why);
-                        break;
-                    }
+                    Err((job, why)) => match take_back(shared, &mut hand, job, why) {
+                        AfterHandback::Again { starved: s } => {
+                            starved = s;
+                            continue;
+                        }
+                        AfterHandback::Leave => break,
+                    },
                 };
                 let (succeeded, interrupted) = (result.succeeded(), result.interrupted);
                 held.event = Some(Event::Finished(result));
@@ -373,6 +349,48 @@ fn slot_loop<E: Executor>(shared: &Shared, mut executor: E) {
     }
     held.send();
     executor.retire();
+}
+
+/// What a slot does once its executor has handed a job back.
+enum AfterHandback {
+    /// It takes its next work; `starved`: the executor needs more jobs lined up first.
+    Again { starved: bool },
+    /// It leaves the run.
+    Leave,
+}
+
+/// Puts a job the executor handed back (`why`) where it is to go next: at the front of
+/// the slot's hand, or back in the queue for any slot.
+fn take_back(shared: &Shared, hand: &mut VecDeque<Work>, job: Job, why: Handback) -> AfterHandback {
+    match why {
+        Handback::Starved => {
+            hand.push_front(Work::Job(job));
+            return AfterHandback::Again { starved: true };
+        }
+        Handback::Evicted => {
+            let _ = shared.env.events.send(Event::Notice(format!(
+                "job {} was ended to free memory (--memfree); it will run again",
+                job.seq
+            )));
+            shared.queue.hand_back(Work::Job(job));
+        }
+        // Another attempt, preferably on another host.
+        Handback::Retry => shared.queue.hand_back(Work::Job(job)),
+        Handback::HostLost => {
+            // This slot's host was lost: its job goes to another slot, and this slot
+            // leaves.
+            hand_back(shared, job);
+            return AfterHandback::Leave;
+        }
+        Handback::Crowded(why) => {
+            // The system has no room for another job: it waits for a running one to
+            // end, and this slot leaves for the rest of the run.
+            shared.queue.hand_back(Work::Job(job));
+            crowded(shared, &why);
+            return AfterHandback::Leave;
+        }
+    }
+    AfterHandback::Again { starved: false }
 }
 
 /// The next work for this slot. The slot holds up to the executor's window of work taken
